@@ -1,0 +1,120 @@
+"""All SQLAlchemy models of the platform, grouped by section."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_appbuilder import Model
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class TimestampMixin:
+    """created/changed stamps (UTC, naive) on every row that people edit."""
+
+    created_on: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, server_default=func.now(), nullable=False)
+    changed_on: Mapped[dt.datetime] = mapped_column(
+        DateTime, default=_now, onupdate=_now, server_default=func.now(), nullable=False
+    )
+
+
+# --- Enterprises -------------------------------------------------------------------------------
+
+
+class Enterprise(TimestampMixin, Model):
+    """A security-engineering enterprise: the tenant that owns every enterprise-side row."""
+
+    __tablename__ = "enterprise"
+    __scope_column__ = "id"  # the tenant is the enterprise itself
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
+    credit_code: Mapped[str] = mapped_column(String(18), nullable=False, unique=True)
+    legal_person: Mapped[str | None] = mapped_column(String(50))
+    registered_capital: Mapped[float | None] = mapped_column(Numeric(14, 2))  # 万元
+    founded_on: Mapped[dt.date | None] = mapped_column(Date)
+    address: Mapped[str | None] = mapped_column(String(300))
+    region_code: Mapped[str] = mapped_column(String(6), nullable=False, index=True)
+    province: Mapped[str] = mapped_column(String(30), nullable=False)
+    city: Mapped[str] = mapped_column(String(30), nullable=False)
+    district: Mapped[str] = mapped_column(String(30), nullable=False)
+    contact_person: Mapped[str | None] = mapped_column(String(50))
+    mobile: Mapped[str | None] = mapped_column(String(20))
+    landline: Mapped[str | None] = mapped_column(String(30))
+    email: Mapped[str | None] = mapped_column(String(320))
+    business_scope: Mapped[str | None] = mapped_column(Text)
+
+    users: Mapped[list[PlatformUser]] = relationship(back_populates="enterprise")
+
+    @validates("credit_code")
+    def _check_credit_code(self, _key: str, value: str) -> str:
+        from .identity import normalize_credit_code
+
+        return normalize_credit_code(value)
+
+    @property
+    def region_label(self) -> str:
+        return " ".join(part for part in (self.province, self.city, self.district) if part)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+# --- Accounts ----------------------------------------------------------------------------------
+
+# Enterprise accounts sign in with their mobile number and may have no e-mail address;
+# FAB declares the column NOT NULL, so relax it before the subclass extends the table.
+User.__table__.c.email.nullable = True
+
+
+class PlatformUser(User):
+    """FAB's user extended with a phone number and the enterprise the account belongs to."""
+
+    __tablename__ = "ab_user"
+
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"), index=True)
+    enterprise: Mapped[Enterprise | None] = relationship(back_populates="users")
+
+    def get_full_name(self) -> str:
+        # Chinese names are written family name first, without a space.
+        return f"{self.last_name or ''}{self.first_name or ''}" or self.username
+
+
+# --- Files -------------------------------------------------------------------------------------
+
+
+class StoredFile(Model):
+    """Every upload: stored outside static files under a random key, served by one protected view."""
+
+    __tablename__ = "stored_file"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"), index=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+    purpose: Mapped[str] = mapped_column(String(50), nullable=False)
+    original_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    storage_key: Mapped[str] = mapped_column(String(80), nullable=False, unique=True)
+    content_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    created_on: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, server_default=func.now(), nullable=False)
+
+    enterprise: Mapped[Enterprise | None] = relationship()
+    uploaded_by: Mapped[PlatformUser | None] = relationship()

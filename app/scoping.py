@@ -1,0 +1,72 @@
+"""Tenant scoping: the one place that decides which rows an enterprise user may see or touch."""
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from flask import abort
+from sqlalchemy import Select, false, select
+
+from . import db
+from .security import current_user_or_none
+
+ENTERPRISE_ROLES = frozenset({"Enterprise", "OutOfProvinceEnterprise"})
+ASSOCIATION_ROLES = frozenset({"Admin", "AssociationAdmin", "Reviewer"})
+
+ModelT = TypeVar("ModelT")
+
+
+def role_names(user: Any) -> set[str]:
+    return {role.name for role in getattr(user, "roles", None) or []}
+
+
+def is_enterprise_user(user: Any) -> bool:
+    return bool(role_names(user) & ENTERPRISE_ROLES)
+
+
+def is_association_user(user: Any) -> bool:
+    # An account holding an enterprise role is always treated as that enterprise, never as staff.
+    names = role_names(user)
+    return bool(names & ASSOCIATION_ROLES) and not names & ENTERPRISE_ROLES
+
+
+def owner_column(model: type) -> Any:
+    """The column holding the owning enterprise's id (the primary key for Enterprise itself)."""
+    return getattr(model, getattr(model, "__scope_column__", "enterprise_id"))
+
+
+def scoped(statement: Select, model: type, user: Any = None) -> Select:
+    """Restrict a select over `model` to the rows `user` (default: the current user) may read.
+
+    Association staff read every enterprise's rows; an enterprise user reads only its own; anybody
+    else reads nothing.
+    """
+    user = user if user is not None else current_user_or_none()
+    if user is None:
+        return statement.where(false())
+    if is_association_user(user):
+        return statement
+    enterprise_id = getattr(user, "enterprise_id", None)
+    if is_enterprise_user(user) and enterprise_id is not None:
+        return statement.where(owner_column(model) == enterprise_id)
+    return statement.where(false())
+
+
+def get_scoped_or_404(model: type[ModelT], pk: Any, user: Any = None) -> ModelT:
+    """Fetch one row by primary key through the scope; another tenant's row is simply not found."""
+    statement = scoped(select(model).where(model.id == pk), model, user)  # type: ignore[attr-defined]
+    row = db.session.execute(statement).scalar_one_or_none()
+    if row is None:
+        abort(404)
+    return row
+
+
+def current_enterprise_id() -> int | None:
+    """For FAB `base_filters` (FilterEqualFunction): the signed-in enterprise user's enterprise id.
+
+    Returns -1 for anyone who is not an enterprise user so that a misconfigured enterprise list
+    shows nothing rather than everything.
+    """
+    user = current_user_or_none()
+    if user is not None and is_enterprise_user(user) and user.enterprise_id is not None:
+        return user.enterprise_id
+    return -1

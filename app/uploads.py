@@ -1,0 +1,188 @@
+"""Uploads: validate, clean and store files outside static; nothing is stored unless it passes."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import secrets
+import unicodedata
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from flask import current_app
+from flask_babel import gettext as _
+from PIL import Image, ImageOps
+from werkzeug.datastructures import FileStorage
+
+from . import db
+from .models import StoredFile
+
+# The file kinds we accept and, for each, its extensions and default size limit (config may override).
+IMAGE_FORMATS = {"JPEG": ("image/jpeg", {".jpg", ".jpeg"}), "PNG": ("image/png", {".png"})}
+KIND_EXTENSIONS = {"image": {".jpg", ".jpeg", ".png"}, "pdf": {".pdf"}}
+DEFAULT_LIMITS = {
+    "UPLOAD_MAX_IMAGE_BYTES": 10 * 1024 * 1024,
+    "UPLOAD_MAX_PDF_BYTES": 20 * 1024 * 1024,
+    "UPLOAD_MAX_IMAGE_PIXELS": 40_000_000,
+    "UPLOAD_MAX_IMAGE_SIDE": 12_000,
+}
+# Active PDF content we refuse: scanned certificates and contracts never need it.
+PDF_ACTIVE_MARKERS = (b"/JavaScript", b"/JS", b"/Launch", b"/EmbeddedFile", b"/RichMedia")
+
+
+class UploadRejected(ValueError):
+    """A file we refuse, with the Chinese message shown to the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class CheckedFile:
+    data: bytes
+    content_type: str
+    extension: str
+    width: int | None = None
+    height: int | None = None
+
+
+def _limit(name: str) -> int:
+    return int(current_app.config.get(name, DEFAULT_LIMITS[name]))
+
+
+def safe_original_name(filename: str | None) -> str:
+    """The file's own name without any directory part or control characters, for display only."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in unicodedata.normalize("NFC", name) if unicodedata.category(ch)[0] != "C")
+    name = name.strip().lstrip(".") or "file"
+    stem, suffix = os.path.splitext(name)
+    return stem[: 200 - len(suffix)] + suffix
+
+
+def _kind_for(extension: str, accept: Iterable[str]) -> str:
+    for kind in accept:
+        if extension in KIND_EXTENSIONS[kind]:
+            return kind
+    names = {"image": _("JPG/PNG images"), "pdf": _("PDF files")}
+    raise UploadRejected(_("This file type is not accepted; you may upload: %(kinds)s", kinds="、".join(names[k] for k in accept)))
+
+
+def _read_limited(file: FileStorage, limit: int) -> bytes:
+    data = file.stream.read(limit + 1)
+    if len(data) > limit:
+        raise UploadRejected(_("The file is too large; the limit is %(mb)s MB", mb=round(limit / 1024 / 1024, 1)))
+    if not data:
+        raise UploadRejected(_("The file is empty; please choose another one"))
+    return data
+
+
+def check_image(data: bytes, extension: str) -> CheckedFile:
+    """Verify a real JPEG/PNG within the pixel limits and re-encode it without metadata (EXIF)."""
+    broken = _("The image is damaged or not a valid JPG/PNG image")
+    max_pixels = _limit("UPLOAD_MAX_IMAGE_PIXELS")
+    max_side = _limit("UPLOAD_MAX_IMAGE_SIDE")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                fmt = probe.format
+                width, height = probe.size
+                if fmt not in IMAGE_FORMATS:
+                    raise UploadRejected(broken)
+                # Decide on the header's dimensions before decoding a single pixel.
+                if width * height > max_pixels or max(width, height) > max_side:
+                    raise UploadRejected(_("The image is too large (%(w)s×%(h)s); please reduce it and upload again", w=width, h=height))
+                probe.verify()
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                content_type, extensions = IMAGE_FORMATS[fmt]
+                if extension not in extensions:
+                    raise UploadRejected(_("The file name extension does not match the real format; please upload a real JPG/PNG image"))
+                out = io.BytesIO()
+                if fmt == "JPEG":
+                    if image.mode not in ("RGB", "L"):
+                        image = image.convert("RGB")
+                    image.save(out, "JPEG", quality=90, optimize=True)
+                else:
+                    if image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
+                        image = image.convert("RGBA")
+                    image.save(out, "PNG", optimize=True)
+                width, height = image.size
+    except UploadRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UploadRejected(_("The image is too large; please reduce it and upload again")) from None
+    except (OSError, SyntaxError, ValueError, EOFError, Image.UnidentifiedImageError):
+        raise UploadRejected(broken) from None
+    return CheckedFile(out.getvalue(), content_type, ".jpg" if fmt == "JPEG" else ".png", width, height)
+
+
+def check_pdf(data: bytes) -> CheckedFile:
+    """A PDF by its signature and trailer; active content (scripts, launch actions) is refused."""
+    if not data.startswith(b"%PDF-") or b"%%EOF" not in data[-2048:]:
+        raise UploadRejected(_("The PDF file is damaged or not a valid PDF file"))
+    if any(marker in data for marker in PDF_ACTIVE_MARKERS):
+        raise UploadRejected(_("The PDF file contains scripts or attachments and is not accepted; please export it again and upload"))
+    return CheckedFile(data, "application/pdf", ".pdf")
+
+
+def storage_path(storage_key: str) -> Path:
+    root = Path(current_app.config["UPLOAD_ROOT"]).resolve()
+    path = (root / storage_key[:2] / storage_key).resolve()
+    if root not in path.parents:
+        raise ValueError("storage key escapes the upload root")
+    return path
+
+
+def save_upload(
+    file: FileStorage | None,
+    *,
+    purpose: str,
+    enterprise_id: int | None,
+    uploaded_by_id: int | None,
+    accept: Iterable[str] = ("image", "pdf"),
+) -> StoredFile:
+    """Check and store one uploaded file; returns the new (flushed, uncommitted) StoredFile row.
+
+    Raises UploadRejected with a Chinese message; in that case nothing is written anywhere.
+    """
+    accept = tuple(accept)
+    if file is None or not file.filename:
+        raise UploadRejected(_("Please choose a file to upload"))
+    original_name = safe_original_name(file.filename)
+    extension = os.path.splitext(original_name)[1].lower()
+    kind = _kind_for(extension, accept)
+    if kind == "image":
+        checked = check_image(_read_limited(file, _limit("UPLOAD_MAX_IMAGE_BYTES")), extension)
+    else:
+        checked = check_pdf(_read_limited(file, _limit("UPLOAD_MAX_PDF_BYTES")))
+
+    storage_key = secrets.token_hex(16) + checked.extension
+    path = storage_path(storage_key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".part")
+    tmp.write_bytes(checked.data)
+    os.replace(tmp, path)
+    stored = StoredFile(
+        enterprise_id=enterprise_id,
+        uploaded_by_id=uploaded_by_id,
+        purpose=purpose,
+        original_name=original_name,
+        storage_key=storage_key,
+        content_type=checked.content_type,
+        size=len(checked.data),
+        sha256=hashlib.sha256(checked.data).hexdigest(),
+        width=checked.width,
+        height=checked.height,
+    )
+    db.session.add(stored)
+    try:
+        db.session.flush()
+    except Exception:
+        path.unlink(missing_ok=True)
+        raise
+    return stored

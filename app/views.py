@@ -1,0 +1,161 @@
+"""Views: the portal, the back office, files and regions, all registered in `register()`."""
+from __future__ import annotations
+
+from flask import current_app, g, jsonify, redirect, send_file, url_for
+from flask_appbuilder import BaseView, IndexView, ModelView, expose, has_access
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from . import db, regions
+from .models import Enterprise, PlatformUser, StoredFile
+from .scoping import get_scoped_or_404, is_association_user, is_enterprise_user, scoped
+from .security import current_user_or_none
+from .uploads import storage_path
+
+
+class HomeView(IndexView):
+    """`/`: sends each kind of user to its own home; anonymous visitors to the login page."""
+
+    @expose("/")
+    def index(self):
+        user = current_user_or_none()
+        if user is None:
+            return redirect(self.appbuilder.get_url_for_login)
+        if is_enterprise_user(user):
+            return redirect(url_for("PortalView.index"))
+        if is_association_user(user):
+            return redirect(url_for("BackOfficeView.index"))
+        return self.render_template("no_role.html")
+
+
+class PortalView(BaseView):
+    """Enterprise portal home: the enterprise's own basic information."""
+
+    route_base = "/portal"
+    class_permission_name = "Portal"
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        enterprise = get_scoped_or_404(Enterprise, g.user.enterprise_id)
+        return self.render_template("portal/index.html", enterprise=enterprise)
+
+
+class BackOfficeView(BaseView):
+    """Association back office home: counts of what the platform holds."""
+
+    route_base = "/backoffice"
+    class_permission_name = "BackOffice"
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        enterprises_by_province = db.session.execute(
+            scoped(select(Enterprise.province, func.count()).group_by(Enterprise.province), Enterprise)
+            .order_by(func.count().desc())
+        ).all()
+        stats = {
+            "enterprises": sum(count for _province, count in enterprises_by_province),
+            "accounts": db.session.scalar(select(func.count()).select_from(PlatformUser)),
+            "files": db.session.scalar(select(func.count()).select_from(StoredFile)),
+        }
+        return self.render_template("backoffice/index.html", stats=stats, by_province=enterprises_by_province)
+
+
+class EnterpriseDossierView(ModelView):
+    """Read-only enterprise dossiers for association staff (changes go through 信息变更 review)."""
+
+    datamodel = SQLAInterface(Enterprise)
+    route_base = "/backoffice/enterprises"
+    class_permission_name = "EnterpriseDossier"
+    include_route_methods = {"list", "show"}
+    list_title = _l("Enterprise dossiers")
+    show_title = _l("Enterprise dossiers")
+    list_columns = ["name", "credit_code", "region_label", "contact_person", "mobile", "created_on"]
+    show_columns = [
+        "name", "credit_code", "legal_person", "registered_capital", "founded_on", "address",
+        "province", "city", "district", "contact_person", "mobile", "landline", "email",
+        "business_scope", "created_on", "changed_on",
+    ]
+    search_columns = ["name", "credit_code", "province", "city", "contact_person", "mobile"]
+    order_columns = ["name", "credit_code", "created_on"]
+    base_order = ("created_on", "desc")
+    label_columns = {
+        "name": _l("Enterprise name"),
+        "credit_code": _l("Unified social credit code"),
+        "legal_person": _l("Legal representative"),
+        "registered_capital": _l("Registered capital (10k CNY)"),
+        "founded_on": _l("Founding date"),
+        "address": _l("Address"),
+        "region_label": _l("Enterprise region"),
+        "province": _l("Province"),
+        "city": _l("City"),
+        "district": _l("District"),
+        "contact_person": _l("Contact person"),
+        "mobile": _l("Contact mobile"),
+        "landline": _l("Enterprise landline"),
+        "email": _l("E-mail"),
+        "business_scope": _l("Business scope"),
+        "created_on": _l("Created"),
+        "changed_on": _l("Updated"),
+    }
+
+
+class FileView(BaseView):
+    """The only way out for uploaded files: login, permission and tenant scope are checked."""
+
+    route_base = "/files"
+    class_permission_name = "StoredFile"
+    default_view = "download"
+
+    @expose("/<int:file_id>")
+    @has_access
+    def download(self, file_id: int):
+        stored = get_scoped_or_404(StoredFile, file_id)
+        response = send_file(
+            storage_path(stored.storage_key),
+            mimetype=stored.content_type,
+            as_attachment=not stored.content_type.startswith("image/"),
+            download_name=stored.original_name,
+            conditional=True,
+            max_age=0,
+        )
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+        return response
+
+
+class RegionView(BaseView):
+    """Province/city/district data for the cascade selects (public: registration needs it)."""
+
+    route_base = "/regions"
+    default_view = "tree"
+
+    @expose("/")
+    def tree(self):
+        response = jsonify(regions.as_json())
+        response.cache_control.public = True
+        response.cache_control.max_age = 86400
+        return response
+
+
+def register(appbuilder) -> None:
+    """Every view and menu entry of the application, in menu order."""
+    appbuilder.add_view(PortalView, "PortalHome", label=_l("Home"), icon="fa-home")
+    appbuilder.add_view(BackOfficeView, "BackOfficeHome", label=_l("Dashboard"), icon="fa-dashboard")
+    appbuilder.add_view(
+        EnterpriseDossierView,
+        "EnterpriseDossiers",
+        label=_l("Enterprise dossiers"),
+        icon="fa-building",
+        category="EnterpriseAdmin",
+        category_label=_l("Enterprises"),
+        category_icon="fa-building",
+    )
+    appbuilder.add_view_no_menu(FileView)
+    appbuilder.add_view_no_menu(RegionView)
+    current_app.jinja_env.globals["site_footer_lines"] = current_app.config.get("SITE_FOOTER_LINES", [])

@@ -1,0 +1,102 @@
+"""Fixtures in the shape of the Flask tutorial: `app`, `client`, `auth`; plus small factories."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from flask_appbuilder import Model
+from flask_migrate import upgrade
+
+from app import MIGRATIONS_DIR, create_app, db
+from app.roles import sync_roles
+
+# Rows that describe the application itself (permissions, roles), kept between tests.
+KEPT_TABLES = {"ab_permission", "ab_view_menu", "ab_permission_view", "ab_role", "ab_permission_view_role", "alembic_version"}
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+PASSWORD = "Test1234pass"
+
+
+def test_settings(tmp_path: Path, database_url: str, **overrides) -> dict:
+    settings = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "UPLOAD_ROOT": str(tmp_path / "uploads"),
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+    settings.update(overrides)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def _app(tmp_path_factory, database_url):
+    app = create_app("config.Config", **test_settings(tmp_path_factory.mktemp("app"), database_url))
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR)
+        sync_roles(app.appbuilder)
+    return app
+
+
+def clean_database() -> None:
+    with db.engine.begin() as connection:
+        for table in reversed(Model.metadata.sorted_tables):
+            if table.name not in KEPT_TABLES:
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def app(_app):
+    with _app.app_context():
+        clean_database()
+        _app.appbuilder.sm.limiter.reset()
+    ctx = _app.app_context()
+    ctx.push()
+    yield _app
+    db.session.rollback()
+    db.session.remove()
+    ctx.pop()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_token(client, url: str = "/login/") -> str:
+    page = client.get(url, follow_redirects=True).get_data(as_text=True)
+    match = CSRF_RE.search(page)
+    assert match, f"no csrf token on {url}"
+    return match.group(1)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, username: str, password: str = PASSWORD, follow_redirects: bool = False):
+        token = csrf_token(self._client)
+        return self._client.post(
+            "/login/",
+            data={"username": username, "password": password, "csrf_token": token},
+            follow_redirects=follow_redirects,
+        )
+
+    def logout(self):
+        token = csrf_token(self._client, "/")
+        return self._client.post("/logout/", data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)

@@ -1,0 +1,72 @@
+"""Small factory functions for tests: enterprises, users, and valid identity numbers."""
+from __future__ import annotations
+
+import itertools
+
+from flask import current_app
+from stdnum.cn import ric, uscc
+
+from app import db
+from app.models import Enterprise, PlatformUser
+
+PASSWORD = "Test1234pass"
+_counter = itertools.count(1)
+
+
+def credit_code(seq: int | None = None, region: str = "340104") -> str:
+    """A valid 统一社会信用代码 (checksum included) built from a sequence number."""
+    seq = next(_counter) if seq is None else seq
+    body = f"91{region}MA{seq:07d}"
+    return body + uscc.calc_check_digit(body)
+
+
+def id_number(region: str = "340104", birth: str = "19900101", seq: int = 123) -> str:
+    body = f"{region}{birth}{seq:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def make_enterprise(name: str | None = None, region_code: str = "340104", **fields) -> Enterprise:
+    from app import regions
+
+    seq = next(_counter)
+    province, city, district = regions.resolve(region_code)
+    enterprise = Enterprise(
+        name=name or f"测试安防工程有限公司{seq}",
+        credit_code=fields.pop("credit_code", None) or credit_code(seq),
+        region_code=region_code,
+        province=province,
+        city=city,
+        district=district,
+        contact_person=fields.pop("contact_person", "张三"),
+        mobile=fields.pop("mobile", f"139{seq:08d}"),
+        **fields,
+    )
+    db.session.add(enterprise)
+    db.session.commit()
+    return enterprise
+
+
+def make_user(role: str, username: str | None = None, enterprise: Enterprise | None = None,
+              password: str = PASSWORD, phone: str | None = None) -> PlatformUser:
+    sm = current_app.appbuilder.sm
+    seq = next(_counter)
+    username = username or (phone or f"user{seq}")
+    user = sm.add_user(
+        username=username,
+        first_name=username,
+        last_name="",
+        email=None if enterprise else f"{username}@association.example",
+        role=sm.find_role(role),
+        password=password,
+    )
+    assert user, f"could not create user {username}"
+    user.phone = phone
+    user.enterprise_id = enterprise.id if enterprise else None
+    db.session.commit()
+    return user
+
+
+def make_enterprise_user(role: str = "Enterprise", region_code: str = "340104", **fields) -> PlatformUser:
+    enterprise = make_enterprise(region_code=region_code, **fields)
+    phone = f"138{next(_counter):08d}"
+    return make_user(role, username=phone, phone=phone, enterprise=enterprise)
