@@ -1,4 +1,5 @@
 """Configuration: defaults for the embedded set-up, overridden from the environment in production."""
+
 import os
 from pathlib import Path
 
@@ -10,7 +11,7 @@ def _database_url() -> str:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'app.db'}"
     # Heroku-style URLs name the dialect "postgres", which SQLAlchemy 2 no longer accepts.
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     return url
 
 

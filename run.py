@@ -1,4 +1,5 @@
 """Entry point for `flask --app run` and for gunicorn (`gunicorn 'run:app'`)."""
+
 import os
 
 from app import create_app

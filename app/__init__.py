@@ -1,4 +1,5 @@
 """Application factory: extensions, Flask-AppBuilder, views, CLI and security headers."""
+
 import logging
 import os
 import secrets
@@ -50,8 +51,9 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
 
         views.register(appbuilder)
 
-    from . import cli, security
+    from . import cli, errors, security
 
     cli.register(app)
+    errors.register(app)
     security.install_request_hooks(app)
     return app

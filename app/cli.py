@@ -1,4 +1,5 @@
 """Command-line tasks: `flask roles sync` (roles and permissions as declared in app/roles.py)."""
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup

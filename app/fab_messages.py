@@ -3,6 +3,7 @@
 Listing them here puts them in our catalogue (extraction reads this file), where they get their
 Chinese; our catalogue is loaded after FAB's and wins.
 """
+
 from flask_babel import lazy_gettext as _l
 
 FAB_MESSAGES = [

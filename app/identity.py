@@ -1,4 +1,5 @@
 """Checks of Chinese identity numbers: 统一社会信用代码 (GB 32100) and 身份证号 (GB 11643)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,12 +26,23 @@ def normalize_credit_code(value: str | None) -> str:
     if len(number) != 18:
         raise InvalidIdentity(_("The unified social credit code has 18 characters; this one has %(n)s", n=len(number)))
     if not number[:8].isdigit():
-        raise InvalidIdentity(_("Characters 1–8 of the unified social credit code (registration department, organisation type and region code) must be digits"))
+        raise InvalidIdentity(
+            _(
+                "Characters 1–8 of the unified social credit code (registration department, organisation type and region code) must be digits"
+            )
+        )
     bad = [ch for ch in number[8:] if ch not in uscc._alphabet]
     if bad:
-        raise InvalidIdentity(_("The unified social credit code contains the invalid character “%(ch)s” (I, O, Z, S and V are never used)", ch=bad[0]))
+        raise InvalidIdentity(
+            _(
+                "The unified social credit code contains the invalid character “%(ch)s” (I, O, Z, S and V are never used)",
+                ch=bad[0],
+            )
+        )
     if uscc.calc_check_digit(number) != number[-1]:
-        raise InvalidIdentity(_("The check character (18th) of the unified social credit code is wrong; please check the code"))
+        raise InvalidIdentity(
+            _("The check character (18th) of the unified social credit code is wrong; please check the code")
+        )
     return number
 
 
@@ -48,7 +60,9 @@ def normalize_id_number(value: str | None) -> str:
     if len(number) != 18:
         raise InvalidIdentity(_("The ID card number has 18 characters; this one has %(n)s", n=len(number)))
     if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
-        raise InvalidIdentity(_("The first 17 characters of an ID card number are digits and the last one is a digit or X"))
+        raise InvalidIdentity(
+            _("The first 17 characters of an ID card number are digits and the last one is a digit or X")
+        )
     if ric.calc_check_digit(number) != number[17]:
         raise InvalidIdentity(_("The check character (18th) of the ID card number is wrong; please check the number"))
     try:

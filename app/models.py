@@ -1,4 +1,5 @@
 """All SQLAlchemy models of the platform, grouped by section."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class TimestampMixin:

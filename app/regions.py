@@ -4,6 +4,7 @@ python-stdnum ships the GB/T 2260 code table (cn/loc.dat, with the year ranges i
 was used) to check 身份证 numbers; we reuse it for the registration cascade so the list is
 maintained upstream and never fetched over the network.
 """
+
 from __future__ import annotations
 
 import re
@@ -90,7 +91,11 @@ def as_json() -> list[dict]:
             "code": p.code,
             "name": p.name,
             "cities": [
-                {"code": c.code, "name": c.name, "districts": [{"code": d.code, "name": d.name} for d in c.children.values()]}
+                {
+                    "code": c.code,
+                    "name": c.name,
+                    "districts": [{"code": d.code, "name": d.name} for d in c.children.values()],
+                }
                 for c in p.children.values()
             ],
         }

@@ -1,4 +1,5 @@
 """Roles as code: each role's permission set, and an idempotent sync into FAB's tables."""
+
 from __future__ import annotations
 
 from typing import Any

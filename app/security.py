@@ -1,7 +1,8 @@
 """Security: our FAB security manager, POST-only logout, and security headers on every response."""
+
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, g, redirect
+from flask import Flask, Response, current_app, redirect
 from flask_appbuilder import expose
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
@@ -10,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import logout_user
 
 from .models import PlatformUser
+from .scoping import ScopedActionsMixin
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -55,15 +57,15 @@ class NoRoutesSecurityApi(SecurityApi):
 _FAB_ROUTES_WE_DROP = {"download"}
 
 
-class PlatformUserModelView(UserDBModelView):
+class PlatformUserModelView(ScopedActionsMixin, UserDBModelView):
     exclude_route_methods = UserDBModelView.exclude_route_methods | _FAB_ROUTES_WE_DROP
 
 
-class PlatformRoleModelView(RoleModelView):
+class PlatformRoleModelView(ScopedActionsMixin, RoleModelView):
     exclude_route_methods = RoleModelView.exclude_route_methods | _FAB_ROUTES_WE_DROP
 
 
-class PlatformGroupModelView(UserGroupModelView):
+class PlatformGroupModelView(ScopedActionsMixin, UserGroupModelView):
     exclude_route_methods = UserGroupModelView.exclude_route_methods | _FAB_ROUTES_WE_DROP
 
 
@@ -90,10 +92,3 @@ def install_request_hooks(app: Flask) -> None:
         if app.config.get("SESSION_COOKIE_SECURE"):
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
-
-
-def current_user_or_none() -> PlatformUser | None:
-    user = getattr(g, "user", None)
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    return user

@@ -1,4 +1,5 @@
 """Uploads: validate, clean and store files outside static; nothing is stored unless it passes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -7,9 +8,9 @@ import os
 import secrets
 import unicodedata
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -67,7 +68,9 @@ def _kind_for(extension: str, accept: Iterable[str]) -> str:
         if extension in KIND_EXTENSIONS[kind]:
             return kind
     names = {"image": _("JPG/PNG images"), "pdf": _("PDF files")}
-    raise UploadRejected(_("This file type is not accepted; you may upload: %(kinds)s", kinds="、".join(names[k] for k in accept)))
+    raise UploadRejected(
+        _("This file type is not accepted; you may upload: %(kinds)s", kinds="、".join(names[k] for k in accept))
+    )
 
 
 def _read_limited(file: FileStorage, limit: int) -> bytes:
@@ -94,14 +97,18 @@ def check_image(data: bytes, extension: str) -> CheckedFile:
                     raise UploadRejected(broken)
                 # Decide on the header's dimensions before decoding a single pixel.
                 if width * height > max_pixels or max(width, height) > max_side:
-                    raise UploadRejected(_("The image is too large (%(w)s×%(h)s); please reduce it and upload again", w=width, h=height))
+                    raise UploadRejected(
+                        _("The image is too large (%(w)s×%(h)s); please reduce it and upload again", w=width, h=height)
+                    )
                 probe.verify()
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
                 image = ImageOps.exif_transpose(image)
                 content_type, extensions = IMAGE_FORMATS[fmt]
                 if extension not in extensions:
-                    raise UploadRejected(_("The file name extension does not match the real format; please upload a real JPG/PNG image"))
+                    raise UploadRejected(
+                        _("The file name extension does not match the real format; please upload a real JPG/PNG image")
+                    )
                 out = io.BytesIO()
                 if fmt == "JPEG":
                     if image.mode not in ("RGB", "L"):
@@ -126,7 +133,9 @@ def check_pdf(data: bytes) -> CheckedFile:
     if not data.startswith(b"%PDF-") or b"%%EOF" not in data[-2048:]:
         raise UploadRejected(_("The PDF file is damaged or not a valid PDF file"))
     if any(marker in data for marker in PDF_ACTIVE_MARKERS):
-        raise UploadRejected(_("The PDF file contains scripts or attachments and is not accepted; please export it again and upload"))
+        raise UploadRejected(
+            _("The PDF file contains scripts or attachments and is not accepted; please export it again and upload")
+        )
     return CheckedFile(data, "application/pdf", ".pdf")
 
 

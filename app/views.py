@@ -1,4 +1,5 @@
 """Views: the portal, the back office, files and regions, all registered in `register()`."""
+
 from __future__ import annotations
 
 from flask import current_app, g, jsonify, redirect, send_file, url_for
@@ -6,12 +7,17 @@ from flask_appbuilder import BaseView, IndexView, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
 
 from . import db, regions
 from .models import Enterprise, PlatformUser, StoredFile
-from .scoping import get_scoped_or_404, is_association_user, is_enterprise_user, scoped
-from .security import current_user_or_none
+from .scoping import (
+    ScopedActionsMixin,
+    current_user_or_none,
+    get_scoped_or_404,
+    is_association_user,
+    is_enterprise_user,
+    scoped,
+)
 from .uploads import storage_path
 
 
@@ -55,8 +61,9 @@ class BackOfficeView(BaseView):
     @has_access
     def index(self):
         enterprises_by_province = db.session.execute(
-            scoped(select(Enterprise.province, func.count()).group_by(Enterprise.province), Enterprise)
-            .order_by(func.count().desc())
+            scoped(select(Enterprise.province, func.count()).group_by(Enterprise.province), Enterprise).order_by(
+                func.count().desc()
+            )
         ).all()
         stats = {
             "enterprises": sum(count for _province, count in enterprises_by_province),
@@ -66,7 +73,7 @@ class BackOfficeView(BaseView):
         return self.render_template("backoffice/index.html", stats=stats, by_province=enterprises_by_province)
 
 
-class EnterpriseDossierView(ModelView):
+class EnterpriseDossierView(ScopedActionsMixin, ModelView):
     """Read-only enterprise dossiers for association staff (changes go through 信息变更 review)."""
 
     datamodel = SQLAInterface(Enterprise)
@@ -77,9 +84,22 @@ class EnterpriseDossierView(ModelView):
     show_title = _l("Enterprise dossiers")
     list_columns = ["name", "credit_code", "region_label", "contact_person", "mobile", "created_on"]
     show_columns = [
-        "name", "credit_code", "legal_person", "registered_capital", "founded_on", "address",
-        "province", "city", "district", "contact_person", "mobile", "landline", "email",
-        "business_scope", "created_on", "changed_on",
+        "name",
+        "credit_code",
+        "legal_person",
+        "registered_capital",
+        "founded_on",
+        "address",
+        "province",
+        "city",
+        "district",
+        "contact_person",
+        "mobile",
+        "landline",
+        "email",
+        "business_scope",
+        "created_on",
+        "changed_on",
     ]
     search_columns = ["name", "credit_code", "province", "city", "contact_person", "mobile"]
     order_columns = ["name", "credit_code", "created_on"]

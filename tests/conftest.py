@@ -1,8 +1,10 @@
 """Fixtures in the shape of the Flask tutorial: `app`, `client`, `auth`; plus small factories."""
+
 from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,14 @@ from app import MIGRATIONS_DIR, create_app, db
 from app.roles import sync_roles
 
 # Rows that describe the application itself (permissions, roles), kept between tests.
-KEPT_TABLES = {"ab_permission", "ab_view_menu", "ab_permission_view", "ab_role", "ab_permission_view_role", "alembic_version"}
+KEPT_TABLES = {
+    "ab_permission",
+    "ab_view_menu",
+    "ab_permission_view",
+    "ab_role",
+    "ab_permission_view_role",
+    "alembic_version",
+}
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 PASSWORD = "Test1234pass"
 
@@ -57,6 +66,7 @@ def clean_database() -> None:
 
 @pytest.fixture
 def app(_app):
+    shutil.rmtree(_app.config["UPLOAD_ROOT"], ignore_errors=True)
     with _app.app_context():
         clean_database()
         _app.appbuilder.sm.limiter.reset()

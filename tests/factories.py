@@ -1,4 +1,5 @@
 """Small factory functions for tests: enterprises, users, and valid identity numbers."""
+
 from __future__ import annotations
 
 import itertools
@@ -46,8 +47,13 @@ def make_enterprise(name: str | None = None, region_code: str = "340104", **fiel
     return enterprise
 
 
-def make_user(role: str, username: str | None = None, enterprise: Enterprise | None = None,
-              password: str = PASSWORD, phone: str | None = None) -> PlatformUser:
+def make_user(
+    role: str,
+    username: str | None = None,
+    enterprise: Enterprise | None = None,
+    password: str = PASSWORD,
+    phone: str | None = None,
+) -> PlatformUser:
     sm = current_app.appbuilder.sm
     seq = next(_counter)
     username = username or (phone or f"user{seq}")

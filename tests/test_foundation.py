@@ -1,4 +1,5 @@
 """Platform foundation: app factory, security baseline, home routing, Chinese by default."""
+
 import re
 from pathlib import Path
 
@@ -8,11 +9,15 @@ from factories import make_enterprise_user, make_user
 
 def test_secret_key_is_generated_once_into_instance(tmp_path, database_url, monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
-    first = create_app("config.Config", SECRET_KEY=None, INSTANCE_PATH=str(tmp_path), SQLALCHEMY_DATABASE_URI=database_url)
+    first = create_app(
+        "config.Config", SECRET_KEY=None, INSTANCE_PATH=str(tmp_path), SQLALCHEMY_DATABASE_URI=database_url
+    )
     key_file = tmp_path / "secret_key"
     assert key_file.exists()
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
-    second = create_app("config.Config", SECRET_KEY=None, INSTANCE_PATH=str(tmp_path), SQLALCHEMY_DATABASE_URI=database_url)
+    second = create_app(
+        "config.Config", SECRET_KEY=None, INSTANCE_PATH=str(tmp_path), SQLALCHEMY_DATABASE_URI=database_url
+    )
     assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
     assert len(first.config["SECRET_KEY"]) >= 32
 
