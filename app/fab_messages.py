@@ -34,4 +34,6 @@ FAB_MESSAGES = [
     _l("Show"),
     _l("Delete"),
     _l("Are you sure you want to delete this item?"),
+    # FAB formats this one through lazy_formatter_gettext, which its own extraction misses.
+    _l("The user group on the application, this will associate with a list of roles associated with the group"),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, g, jsonify, redirect, send_file, url_for
 from flask_appbuilder import BaseView, IndexView, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
@@ -104,6 +105,10 @@ class EnterpriseDossierView(ScopedActionsMixin, ModelView):
     search_columns = ["name", "credit_code", "province", "city", "contact_person", "mobile"]
     order_columns = ["name", "credit_code", "created_on"]
     base_order = ("created_on", "desc")
+    formatters_columns = {
+        "created_on": lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else "",
+        "changed_on": lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else "",
+    }
     label_columns = {
         "name": _l("Enterprise name"),
         "credit_code": _l("Unified social credit code"),
@@ -165,8 +170,14 @@ class RegionView(BaseView):
 
 def register(appbuilder) -> None:
     """Every view and menu entry of the application, in menu order."""
-    appbuilder.add_view(PortalView, "PortalHome", label=_l("Home"), icon="fa-home")
-    appbuilder.add_view(BackOfficeView, "BackOfficeHome", label=_l("Dashboard"), icon="fa-dashboard")
+    # Admin holds every permission; the menu still shows each kind of user only its own side.
+    appbuilder.add_view(
+        PortalView, "PortalHome", label=_l("Home"), icon="fa-home", menu_cond=lambda: is_enterprise_user(g.user)
+    )
+    appbuilder.add_view(
+        BackOfficeView, "BackOfficeHome", label=_l("Dashboard"), icon="fa-dashboard",
+        menu_cond=lambda: is_association_user(g.user),
+    )
     appbuilder.add_view(
         EnterpriseDossierView,
         "EnterpriseDossiers",

@@ -27,7 +27,7 @@ CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 PASSWORD = "Test1234pass"
 
 
-def test_settings(tmp_path: Path, database_url: str, **overrides) -> dict:
+def app_settings(tmp_path: Path, database_url: str, **overrides) -> dict:
     settings = {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
@@ -50,7 +50,7 @@ def database_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def _app(tmp_path_factory, database_url):
-    app = create_app("config.Config", **test_settings(tmp_path_factory.mktemp("app"), database_url))
+    app = create_app("config.Config", **app_settings(tmp_path_factory.mktemp("app"), database_url))
     with app.app_context():
         upgrade(directory=MIGRATIONS_DIR)
         sync_roles(app.appbuilder)

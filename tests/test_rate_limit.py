@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from app import create_app
-from conftest import AuthActions, test_settings
+from conftest import AuthActions, app_settings
 
 
 def attempt_logins(client, count):
@@ -15,14 +15,14 @@ def attempt_logins(client, count):
 
 
 def test_login_is_rate_limited(_app, tmp_path, database_url):
-    app = create_app("config.Config", **test_settings(tmp_path, database_url, AUTH_RATE_LIMIT="3 per minute"))
+    app = create_app("config.Config", **app_settings(tmp_path, database_url, AUTH_RATE_LIMIT="3 per minute"))
     codes = attempt_logins(app.test_client(), 5)
     assert codes[:3] == [302, 302, 302]
     assert codes[3:] == [429, 429]
 
 
 def test_rate_limited_page_is_chinese(_app, tmp_path, database_url):
-    app = create_app("config.Config", **test_settings(tmp_path, database_url, AUTH_RATE_LIMIT="1 per minute"))
+    app = create_app("config.Config", **app_settings(tmp_path, database_url, AUTH_RATE_LIMIT="1 per minute"))
     client = app.test_client()
     attempt_logins(client, 1)
     auth = AuthActions(client)
@@ -41,7 +41,7 @@ def redis_available() -> bool:
 
 @pytest.mark.skipif(not redis_available(), reason="no Redis on 127.0.0.1:6379")
 def test_workers_share_the_limit_through_redis(_app, tmp_path, database_url):
-    settings = test_settings(
+    settings = app_settings(
         tmp_path,
         database_url,
         AUTH_RATE_LIMIT="4 per minute",

@@ -1,0 +1,70 @@
+"""Journey: an administrator creates an association user, who signs in and sees the back office."""
+import pytest
+
+from factories import PASSWORD, make_enterprise_user, make_user
+
+from .conftest import screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def login(page, base: str, username: str, password: str = PASSWORD) -> None:
+    page.goto(base + "/login/")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button:has-text('登录')")
+
+
+def logout(page) -> None:
+    page.click("button:has-text('退出登录')")
+    page.wait_for_url("**/login/**")
+
+
+def test_admin_creates_reviewer_who_sees_back_office(live_app, live_server, page):
+    admin = make_user("Admin", username="sysadmin")
+    make_enterprise_user(name="合肥示例安防工程有限公司")
+    base = live_server.url
+
+    login(page, base, admin.username)
+    page.wait_for_url("**/backoffice/")
+    page.goto(base + "/users/add")
+    screenshot(page, "admin-add-user")
+    page.fill("#first_name", "静")
+    page.fill("#last_name", "张")
+    page.fill("#username", "zhangjing")
+    page.fill("#email", "zhangjing@association.example")
+    page.select_option("#roles", label="Reviewer")
+    page.fill("#password", "Review2026ok")
+    page.fill("#conf_password", "Review2026ok")
+    page.click("button:has-text('保存')")
+    screenshot(page, "admin-add-user-saved")
+    page.wait_for_selector("text=记录已添加")
+    logout(page)
+
+    login(page, base, "zhangjing", "Review2026ok")
+    page.wait_for_url("**/backoffice/")
+    assert page.locator("h2.page-title").inner_text() == "协会管理后台"
+    page.click("a.dropdown-toggle:has-text('企业管理')")
+    assert page.locator("a:has-text('企业档案')").is_visible()
+    assert "1" in page.locator(".stat-value").first.inner_text()
+    screenshot(page, "backoffice-home")
+
+    page.click("a:has-text('企业档案')")
+    page.wait_for_url("**/backoffice/enterprises/list/**")
+    screenshot(page, "backoffice-enterprises")
+    assert page.locator("text=合肥示例安防工程有限公司").is_visible()
+    assert page.foreign_requests == []
+
+
+def test_enterprise_user_sees_portal(live_app, live_server, page):
+    user = make_enterprise_user(name="芜湖示例安防科技有限公司")
+    login(page, live_server.url, user.username)
+    page.wait_for_url("**/portal/")
+    assert page.locator("h2.page-title").inner_text() == "芜湖示例安防科技有限公司"
+    assert page.locator("text=企业基本信息").is_visible()
+    assert page.locator("text=工作台").count() == 0
+    screenshot(page, "portal-home")
+    page.goto(live_server.url + "/login/")  # signed in: login page sends the user home
+    logout(page)
+    screenshot(page, "login")
+    assert page.foreign_requests == []
