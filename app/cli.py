@@ -17,5 +17,33 @@ def sync_command() -> None:
         click.echo(f"{role}: {count} permissions")
 
 
+legacy_cli = AppGroup("legacy", help="Accounts of the old system.")
+
+
+@legacy_cli.command("import")
+@click.argument("csv_file", type=click.File("rb"))
+def legacy_import_command(csv_file) -> None:
+    """Import old-system accounts from CSV (UTF-8 or GBK). All rows are checked; nothing is
+    imported unless every row is valid. Columns: old_account, password_hash, hash_scheme
+    (md5, sha1, sha256_salted = sha256(salt + password), plain), salt, enterprise_name,
+    credit_code, region_code (6-digit district code), contact_person, mobile, landline, address,
+    legal_person.
+    """
+    from .accounts import AccountError, import_legacy_accounts
+
+    try:
+        count, errors = import_legacy_accounts(csv_file.read())
+    except AccountError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    if errors:
+        for line in errors:
+            click.echo(line, err=True)
+        click.echo(f"{len(errors)} problem(s); nothing imported.", err=True)
+        sys.exit(1)
+    click.echo(f"{count} legacy account(s) imported.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(roles_cli)
+    app.cli.add_command(legacy_cli)

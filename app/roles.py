@@ -8,13 +8,23 @@ from flask_appbuilder import AppBuilder
 
 # (permission, view or menu name). Names follow FAB: `can_<method>` on a view's
 # class_permission_name, `menu_access` on a menu item or category name.
-PORTAL = [
+# 账户管理: every signed-in user edits its own account.
+ACCOUNT = [
+    ("can_info", "Account"),
+    ("can_code", "Account"),
+    ("can_password", "Account"),
+    ("menu_access", "AccountAdmin"),
+    ("menu_access", "AccountInfo"),
+    ("menu_access", "AccountPassword"),
+]
+
+PORTAL = ACCOUNT + [
     ("can_index", "Portal"),
     ("menu_access", "PortalHome"),
     ("can_download", "StoredFile"),
 ]
 
-BACK_OFFICE_READ = [
+BACK_OFFICE_READ = ACCOUNT + [
     ("can_index", "BackOffice"),
     ("menu_access", "BackOfficeHome"),
     ("can_list", "EnterpriseDossier"),
@@ -34,7 +44,9 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 ADMIN_ROLE = "Admin"  # holds every permission that exists
 
 # Views an enterprise role may ever hold a permission on (deny by default elsewhere).
-PORTAL_VIEW_NAMES = frozenset({"Portal", "PortalHome", "StoredFile"})
+PORTAL_VIEW_NAMES = frozenset(
+    {"Portal", "PortalHome", "StoredFile", "Account", "AccountAdmin", "AccountInfo", "AccountPassword"}
+)
 
 
 class UnknownPermission(RuntimeError):

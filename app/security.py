@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, redirect
+from flask import Flask, Response, current_app, flash, g, has_request_context, redirect, request, session
 from flask_appbuilder import expose
 from flask_appbuilder.security.api import SecurityApi
+from flask_appbuilder.security.decorators import no_cache
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import AuthDBView, RoleModelView, UserDBModelView, UserGroupModelView
+from flask_appbuilder.utils.base import get_safe_redirect
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import logout_user
+from flask_login import login_user, logout_user
+from sqlalchemy import select
+from werkzeug.security import check_password_hash
 
 from .models import PlatformUser
-from .scoping import ScopedActionsMixin
+from .scoping import ScopedActionsMixin, is_association_user, is_enterprise_user
+
+# Spent on a login whose account does not exist or is of the other kind, so that the answer takes
+# as long as a real password check and says nothing about which accounts exist.
+_DUMMY_HASH = "scrypt:32768:8:1$dummydummydummy$" + "0" * 128
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -31,11 +40,40 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 class PlatformAuthDBView(AuthDBView):
-    """Database login with a Chinese message, and logout only by POST (a GET cannot log anyone out)."""
+    """F2 登录: 企业用户 or 协会用户, account + password; one message for every failure.
+
+    Logout only by POST (a GET cannot sign anyone out).
+    """
 
     login_template = "security/login.html"
     invalid_login_message = _l("Wrong account or password.")
     title = _l("Sign In")
+
+    @expose("/login/", methods=["GET", "POST"])
+    @no_cache
+    def login(self):
+        from .forms import LoginForm
+
+        if g.user is not None and g.user.is_authenticated:
+            return redirect(self._get_safe_next_url())
+        form = LoginForm()
+        if form.validate_on_submit():
+            sm = self.appbuilder.sm
+            username = form.username.data.strip()
+            candidate = sm.find_user(username=username)
+            wanted = is_enterprise_user if form.user_kind.data == "enterprise" else is_association_user
+            user = None
+            if candidate is not None and candidate.is_active and wanted(candidate):
+                user = sm.auth_user_db(username, form.password.data)
+            else:
+                check_password_hash(_DUMMY_HASH, form.password.data)
+            if user is None:
+                flash(str(self.invalid_login_message), "warning")
+                return redirect(self.appbuilder.get_url_for_login_with(get_safe_redirect(request.args.get("next", ""))))
+            login_user(user, remember=False)
+            session["sv"] = user.session_version or 0
+            return redirect(get_safe_redirect(request.args.get("next", "")))
+        return self.render_template(self.login_template, title=self.title, form=form, appbuilder=self.appbuilder)
 
     @expose("/logout/", methods=["POST"])
     def logout(self):
@@ -76,11 +114,50 @@ class PlatformSecurityManager(SecurityManager):
     userdbmodelview = PlatformUserModelView
     rolemodelview = PlatformRoleModelView
     groupmodelview = PlatformGroupModelView
+
+    def exist_permission_on_roles(self, view_name: str, permission_name: str, role_ids: list[int]) -> bool:
+        """FAB asks once per check (every menu item, every button): answer from one query per request."""
+        if not has_request_context():
+            return super().exist_permission_on_roles(view_name, permission_name, role_ids)
+        cache = g.setdefault("_role_permissions", {})
+        key = tuple(sorted(role_ids))
+        if key not in cache:
+            from flask_appbuilder.security.sqla.models import (
+                Permission,
+                PermissionView,
+                ViewMenu,
+                assoc_permissionview_role,
+            )
+
+            rows = self.session.execute(
+                select(Permission.name, ViewMenu.name)
+                .select_from(PermissionView)
+                .join(Permission, PermissionView.permission_id == Permission.id)
+                .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+                .join(assoc_permissionview_role, assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+                .where(assoc_permissionview_role.c.role_id.in_(key))
+            ).all()
+            cache[key] = {(permission, view) for permission, view in rows}
+        return (permission_name, view_name) in cache[key]
+
     # FAB's user statistics chart loads Google's chart loader at run time: unreachable from China.
     userstatschartview = None
 
 
 def install_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def sign_out_stale_sessions():
+        """A password change moves the user's session_version on: older sessions end here."""
+        user = getattr(g, "user", None)
+        if user is None or not getattr(user, "is_authenticated", False):
+            return None
+        if session.get("sv", 0) != (getattr(user, "session_version", 0) or 0):
+            logout_user()
+            session.clear()
+            flash(_("Your password was changed; please sign in again."), "warning")
+            return redirect(app.appbuilder.get_url_for_login)
+        return None
+
     @app.after_request
     def add_security_headers(response: Response) -> Response:
         headers = response.headers

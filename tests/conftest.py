@@ -90,15 +90,26 @@ def csrf_token(client, url: str = "/login/") -> str:
     return match.group(1)
 
 
+def user_kind_of(username: str) -> str:
+    from app.models import PlatformUser
+    from app.scoping import is_enterprise_user
+
+    user = db.session.query(PlatformUser).filter_by(username=username).one_or_none()
+    return "enterprise" if user is None or is_enterprise_user(user) else "association"
+
+
 class AuthActions:
     def __init__(self, client):
         self._client = client
 
-    def login(self, username: str, password: str = PASSWORD, follow_redirects: bool = False):
+    def login(self, username: str, password: str = PASSWORD, follow_redirects: bool = False, kind: str | None = None):
+        """Sign in; the 企业用户/协会用户 choice follows the account's roles unless given."""
+        if kind is None:
+            kind = user_kind_of(username)
         token = csrf_token(self._client)
         return self._client.post(
             "/login/",
-            data={"username": username, "password": password, "csrf_token": token},
+            data={"user_kind": kind, "username": username, "password": password, "csrf_token": token},
             follow_redirects=follow_redirects,
         )
 

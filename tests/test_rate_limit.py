@@ -11,7 +11,7 @@ from conftest import AuthActions, app_settings
 
 def attempt_logins(client, count):
     auth = AuthActions(client)
-    return [auth.login("nobody", "wrong-password").status_code for _ in range(count)]
+    return [auth.login("nobody", "wrong-password", kind="enterprise").status_code for _ in range(count)]
 
 
 def test_login_is_rate_limited(_app, tmp_path, database_url):
@@ -26,7 +26,7 @@ def test_rate_limited_page_is_chinese(_app, tmp_path, database_url):
     client = app.test_client()
     attempt_logins(client, 1)
     auth = AuthActions(client)
-    response = auth.login("nobody", "wrong")
+    response = auth.login("nobody", "wrong", kind="enterprise")
     assert response.status_code == 429
     assert "尝试次数过多" in response.get_data(as_text=True)
 

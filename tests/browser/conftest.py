@@ -2,8 +2,10 @@
 
 Without /usr/bin/chromium the journeys are skipped, and the run says so at the end.
 """
+
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -24,6 +26,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 _skipped_for_no_browser: list[str] = []
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
 class LiveServer:
@@ -82,7 +85,9 @@ def page(browser, live_server):
     page.foreign_requests = []
     page.on(
         "request",
-        lambda request: None if request.url.startswith((live_server.url, "data:")) else page.foreign_requests.append(request.url),
+        lambda request: (
+            None if request.url.startswith((live_server.url, "data:")) else page.foreign_requests.append(request.url)
+        ),
     )
     page.set_default_timeout(10_000)
     yield page
@@ -98,4 +103,6 @@ def screenshot(page, name: str) -> Path:
 
 def pytest_terminal_summary(terminalreporter):
     if _skipped_for_no_browser:
-        terminalreporter.write_sep("!", f"BROWSER JOURNEYS SKIPPED: no Chromium at {_skipped_for_no_browser[0]}", yellow=True)
+        terminalreporter.write_sep(
+            "!", f"BROWSER JOURNEYS SKIPPED: no Chromium at {_skipped_for_no_browser[0]}", yellow=True
+        )

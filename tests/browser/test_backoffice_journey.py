@@ -1,4 +1,5 @@
 """Journey: an administrator creates an association user, who signs in and sees the back office."""
+
 import pytest
 
 from factories import PASSWORD, make_enterprise_user, make_user
@@ -8,8 +9,9 @@ from .conftest import screenshot
 pytestmark = pytest.mark.browser
 
 
-def login(page, base: str, username: str, password: str = PASSWORD) -> None:
+def login(page, base: str, username: str, password: str = PASSWORD, kind: str = "企业用户") -> None:
     page.goto(base + "/login/")
+    page.check(f"label:has-text('{kind}') input")
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("button:has-text('登录')")
@@ -25,7 +27,7 @@ def test_admin_creates_reviewer_who_sees_back_office(live_app, live_server, page
     make_enterprise_user(name="合肥示例安防工程有限公司")
     base = live_server.url
 
-    login(page, base, admin.username)
+    login(page, base, admin.username, kind="协会用户")
     page.wait_for_url("**/backoffice/")
     page.goto(base + "/users/add")
     screenshot(page, "admin-add-user")
@@ -41,7 +43,7 @@ def test_admin_creates_reviewer_who_sees_back_office(live_app, live_server, page
     page.wait_for_selector("text=记录已添加")
     logout(page)
 
-    login(page, base, "zhangjing", "Review2026ok")
+    login(page, base, "zhangjing", "Review2026ok", kind="协会用户")
     page.wait_for_url("**/backoffice/")
     assert page.locator("h2.page-title").inner_text() == "协会管理后台"
     page.click("a.dropdown-toggle:has-text('企业管理')")

@@ -1,4 +1,4 @@
-"""Views: the portal, the back office, files and regions, all registered in `register()`."""
+"""Views: the portal, the back office, accounts, files and regions, all registered in `register()`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from . import db, regions
-from .models import Enterprise, PlatformUser, StoredFile
-from .scoping import (
+from .. import db, regions
+from ..models import Enterprise, PlatformUser, StoredFile
+from ..scoping import (
     ScopedActionsMixin,
     current_user_or_none,
     get_scoped_or_404,
@@ -19,7 +19,8 @@ from .scoping import (
     is_enterprise_user,
     scoped,
 )
-from .uploads import storage_path
+from ..uploads import storage_path
+from .accounts import AccountView, ActivationView, PasswordResetView, RegisterView
 
 
 class HomeView(IndexView):
@@ -175,7 +176,10 @@ def register(appbuilder) -> None:
         PortalView, "PortalHome", label=_l("Home"), icon="fa-home", menu_cond=lambda: is_enterprise_user(g.user)
     )
     appbuilder.add_view(
-        BackOfficeView, "BackOfficeHome", label=_l("Dashboard"), icon="fa-dashboard",
+        BackOfficeView,
+        "BackOfficeHome",
+        label=_l("Dashboard"),
+        icon="fa-dashboard",
         menu_cond=lambda: is_association_user(g.user),
     )
     appbuilder.add_view(
@@ -187,6 +191,23 @@ def register(appbuilder) -> None:
         category_label=_l("Enterprises"),
         category_icon="fa-building",
     )
+    # 账户管理 (manual chapter 十二): every signed-in user.
+    appbuilder.add_view(
+        AccountView,
+        "AccountInfo",
+        href="/account/info",
+        label=_l("Edit information"),
+        icon="fa-id-card",
+        category="AccountAdmin",
+        category_label=_l("Account management"),
+        category_icon="fa-user",
+    )
+    appbuilder.add_link(
+        "AccountPassword", href="/account/password", label=_l("Change password"), icon="fa-key", category="AccountAdmin"
+    )
+    appbuilder.add_view_no_menu(RegisterView)
+    appbuilder.add_view_no_menu(ActivationView)
+    appbuilder.add_view_no_menu(PasswordResetView)
     appbuilder.add_view_no_menu(FileView)
     appbuilder.add_view_no_menu(RegionView)
     current_app.jinja_env.globals["site_footer_lines"] = current_app.config.get("SITE_FOOTER_LINES", [])

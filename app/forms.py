@@ -1,0 +1,147 @@
+"""Forms and field rules shared by the account pages (Flask-WTF: CSRF on every form)."""
+
+from __future__ import annotations
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
+
+from . import regions
+from .identity import InvalidIdentity, normalize_credit_code
+from .sms import SmsError, normalize_phone
+
+LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")
+PASSWORD_RE = re.compile(r"^[\x21-\x7e]{6,18}$")
+
+
+def password_rule(form, field) -> None:
+    """6–18 characters with both letters and digits (ASCII symbols allowed)."""
+    value = field.data or ""
+    if not PASSWORD_RE.match(value) or not re.search(r"[A-Za-z]", value) or not re.search(r"\d", value):
+        raise ValidationError(_l("The password must be 6–18 characters and contain both letters and digits"))
+
+
+def phone_rule(form, field) -> None:
+    try:
+        field.data = normalize_phone(field.data)
+    except SmsError as error:
+        raise ValidationError(error.message) from None
+
+
+def landline_rule(form, field) -> None:
+    value = re.sub(r"\s", "", field.data or "")
+    if value and not LANDLINE_RE.match(value):
+        raise ValidationError(_l("Please enter a landline number such as 0551-62818875"))
+    field.data = value
+
+
+def credit_code_rule(form, field) -> None:
+    try:
+        field.data = normalize_credit_code(field.data)
+    except InvalidIdentity as error:
+        raise ValidationError(error.message) from None
+
+
+def sms_code_field(label=None):
+    return StringField(
+        label if label is not None else _l("Verification code"),
+        validators=[
+            DataRequired(_l("Please enter the verification code")),
+            Length(6, 6, _l("Please enter the 6-digit verification code")),
+        ],
+    )
+
+
+def phone_field(label=None):
+    return StringField(
+        label if label is not None else _l("Mobile phone"),
+        validators=[DataRequired(_l("Please enter the mobile phone number")), phone_rule],
+    )
+
+
+def new_password_fields(label=None, confirm_label=None):
+    password = PasswordField(
+        label if label is not None else _l("Password"),
+        validators=[DataRequired(_l("Please enter a password")), password_rule],
+    )
+    confirm = PasswordField(
+        confirm_label if label is not None else _l("Confirm password"),
+        validators=[
+            DataRequired(_l("Please enter the password again")),
+            EqualTo("password", _l("The two passwords do not match")),
+        ],
+    )
+    return password, confirm
+
+
+class PhoneStepForm(FlaskForm):
+    phone = phone_field()
+    code = sms_code_field()
+
+
+class PasswordStepForm(FlaskForm):
+    password, confirm = new_password_fields()
+
+
+class EnterpriseStepForm(FlaskForm):
+    contact_person = StringField(
+        _l("Contact person"), validators=[DataRequired(_l("Please enter the contact person")), Length(max=50)]
+    )
+    name = StringField(
+        _l("Enterprise name"),
+        validators=[DataRequired(_l("Please enter the enterprise name")), Length(2, 200, _l("2–200 characters"))],
+    )
+    credit_code = StringField(_l("Unified social credit code"), validators=[credit_code_rule])
+    landline = StringField(
+        _l("Enterprise landline"), validators=[DataRequired(_l("Please enter the landline")), landline_rule]
+    )
+    province = SelectField(_l("Province"), choices=[], validate_choice=False)
+    city = SelectField(_l("City"), choices=[], validate_choice=False)
+    district = SelectField(_l("District"), choices=[], validate_choice=False)
+
+    def validate_district(self, field) -> None:
+        resolved = regions.resolve(field.data or "")
+        if (
+            resolved is None
+            or not field.data.startswith(self.city.data or "-")
+            or not field.data.startswith(self.province.data or "-")
+        ):
+            raise ValidationError(_l("Please choose the province, city and district"))
+
+
+class LoginForm(FlaskForm):
+    user_kind = RadioField(
+        _l("User type"),
+        choices=[("enterprise", _l("Enterprise user")), ("association", _l("Association user"))],
+        default="enterprise",
+        validators=[DataRequired()],
+    )
+    username = StringField(_l("Account"), validators=[DataRequired(_l("Please enter your account"))])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Please enter your password"))])
+
+
+class LegacyLoginForm(FlaskForm):
+    old_account = StringField(
+        _l("Old system account"), validators=[DataRequired(_l("Please enter the old system account"))]
+    )
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Please enter your password"))])
+
+
+class ResetPasswordForm(FlaskForm):
+    password, confirm = new_password_fields(_l("New password"), _l("Confirm new password"))
+
+
+class ChangePasswordForm(FlaskForm):
+    old_password = PasswordField(_l("Old password"), validators=[DataRequired(_l("Please enter the old password"))])
+    password, confirm = new_password_fields(_l("New password"), _l("Confirm new password"))
+
+
+class AccountInfoForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Please enter your name")), Length(max=64)])
+    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=320)])
+    phone = phone_field()
+    code = StringField(_l("Verification code"))
+    action = HiddenField()

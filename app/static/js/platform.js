@@ -1,0 +1,104 @@
+/* Platform behaviour: SMS-code buttons with a countdown, and the province/city/district cascade. */
+(function () {
+  "use strict";
+
+  function csrfToken(element) {
+    var form = element.closest("form");
+    var input = (form && form.querySelector("[name=csrf_token]")) || document.querySelector("[name=csrf_token]");
+    return input ? input.value : "";
+  }
+
+  document.querySelectorAll("[data-sms-url]").forEach(function (button) {
+    var label = button.textContent;
+    var message = document.getElementById(button.dataset.messageTarget);
+    var timer = null;
+
+    function countdown(seconds) {
+      button.disabled = true;
+      button.textContent = button.dataset.waitLabel.replace("%s", seconds);
+      timer = setInterval(function () {
+        seconds -= 1;
+        if (seconds <= 0) {
+          clearInterval(timer);
+          button.disabled = false;
+          button.textContent = label;
+          return;
+        }
+        button.textContent = button.dataset.waitLabel.replace("%s", seconds);
+      }, 1000);
+    }
+
+    function show(text, ok) {
+      if (!message) { return; }
+      message.textContent = text;
+      message.className = "help-block " + (ok ? "text-success" : "text-danger");
+    }
+
+    button.addEventListener("click", function () {
+      var phone = document.getElementById(button.dataset.phoneInput).value;
+      button.disabled = true;
+      fetch(button.dataset.smsUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ phone: phone, csrf_token: csrfToken(button) })
+      }).then(function (response) {
+        return response.json();
+      }).then(function (result) {
+        show(result.message, result.ok);
+        if (result.wait > 0) { countdown(result.wait); } else { button.disabled = false; }
+      }).catch(function () {
+        show(button.dataset.errorLabel, false);
+        button.disabled = false;
+      });
+    });
+  });
+
+  document.querySelectorAll(".region-cascade").forEach(function (box) {
+    var province = box.querySelector("[data-region=province]");
+    var city = box.querySelector("[data-region=city]");
+    var district = box.querySelector("[data-region=district]");
+    var data = [];
+
+    function fill(select, items, selected) {
+      var placeholder = select.options[0];
+      select.innerHTML = "";
+      select.appendChild(placeholder);
+      items.forEach(function (item) {
+        var option = document.createElement("option");
+        option.value = item.code;
+        option.textContent = item.name;
+        if (item.code === selected) { option.selected = true; }
+        select.appendChild(option);
+      });
+    }
+
+    function find(items, code) {
+      return items.filter(function (item) { return item.code === code; })[0];
+    }
+
+    function onProvince(selectedCity, selectedDistrict) {
+      var p = find(data, province.value);
+      fill(city, p ? p.cities : [], selectedCity);
+      onCity(selectedDistrict);
+    }
+
+    function onCity(selectedDistrict) {
+      var p = find(data, province.value);
+      var c = p && find(p.cities, city.value);
+      fill(district, c ? c.districts : [], selectedDistrict);
+    }
+
+    province.addEventListener("change", function () { onProvince("", ""); });
+    city.addEventListener("change", function () { onCity(""); });
+
+    fetch(box.dataset.regionsUrl, { credentials: "same-origin" })
+      .then(function (response) { return response.json(); })
+      .then(function (tree) {
+        data = tree;
+        fill(province, data, province.dataset.selected);
+        onProvince(city.dataset.selected, district.dataset.selected);
+        box.dataset.loaded = "true";
+      });
+  });
+})();
