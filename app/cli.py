@@ -1,4 +1,6 @@
-"""Command-line tasks: `flask roles sync` (roles and permissions as declared in app/roles.py)."""
+"""Command-line tasks: `flask roles sync`, `flask legacy import FILE.csv`."""
+
+import sys
 
 import click
 from flask import Flask, current_app
