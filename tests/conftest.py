@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from flask_appbuilder import Model
 from flask_migrate import upgrade
 
@@ -40,6 +42,18 @@ def app_settings(tmp_path: Path, database_url: str, **overrides) -> dict:
     return settings
 
 
+class IsolatedClient(FlaskClient):
+    """Each request in its own app context, as in production.
+
+    Tests keep an app context pushed (factories need one); without this, requests would reuse
+    it and share `g` (Flask-Login's cached user) and the database session with the test.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
@@ -51,6 +65,7 @@ def database_url(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def _app(tmp_path_factory, database_url):
     app = create_app("config.Config", **app_settings(tmp_path_factory.mktemp("app"), database_url))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         upgrade(directory=MIGRATIONS_DIR)
         sync_roles(app.appbuilder)
@@ -67,6 +82,7 @@ def clean_database() -> None:
 @pytest.fixture
 def app(_app):
     shutil.rmtree(_app.config["UPLOAD_ROOT"], ignore_errors=True)
+    (Path(_app.instance_path) / "sms-outbox.jsonl").unlink(missing_ok=True)
     with _app.app_context():
         clean_database()
         _app.appbuilder.sm.limiter.reset()
@@ -121,3 +137,17 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+def outbox(app) -> list[dict]:
+    """Messages the development SMS gateway wrote (instance/sms-outbox.jsonl)."""
+    path = Path(app.instance_path) / "sms-outbox.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def last_code(app, phone: str, purpose: str) -> str:
+    codes = [m["code"] for m in outbox(app) if m["to"] == phone and m["purpose"] == purpose]
+    assert codes, f"no {purpose} code was sent to {phone}"
+    return codes[-1]
