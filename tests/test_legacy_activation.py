@@ -68,7 +68,7 @@ def test_every_bad_row_is_reported_and_nothing_imported(app):
     data = csv_bytes(
         good,
         row("bad_scheme", "pw", scheme="bcrypt"),
-        "bad_hash,nothex,md5,,名称,%s,340104,,,,," % credit_code(),
+        f"bad_hash,nothex,md5,,名称,{credit_code()},340104,,,,,",
         row("bad_code", "pw", code="91340104MA00000001"),
         row("bad_region", "pw", region="999999"),
         row("good", "pw"),
