@@ -94,7 +94,10 @@ class EnterpriseStepForm(FlaskForm):
         _l("Enterprise name"),
         validators=[DataRequired(_l("Please enter the enterprise name")), Length(2, 200, _l("2–200 characters"))],
     )
-    credit_code = StringField(_l("Unified social credit code"), validators=[credit_code_rule])
+    credit_code = StringField(
+        _l("Unified social credit code"),
+        validators=[DataRequired(_l("Please enter the unified social credit code")), credit_code_rule],
+    )
     landline = StringField(
         _l("Enterprise landline"), validators=[DataRequired(_l("Please enter the landline")), landline_rule]
     )

@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from conftest import app_settings, clean_database
+from factories import PASSWORD
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -59,6 +60,7 @@ def live_app(live_server):
     with app.app_context():
         clean_database()
         app.appbuilder.sm.limiter.reset()
+    (Path(app.instance_path) / "sms-outbox.jsonl").unlink(missing_ok=True)
     ctx = app.app_context()
     ctx.push()
     yield app
@@ -92,6 +94,20 @@ def page(browser, live_server):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+def login(page, base: str, username: str, password: str = PASSWORD, kind: str = "企业用户") -> None:
+    """The manual's 账号登录: 选择企业用户 -> 输入账号密码 -> 点击登录."""
+    page.goto(base + "/login/")
+    page.check(f"label:has-text('{kind}') input")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button:has-text('登录')")
+
+
+def logout(page) -> None:
+    page.click("button:has-text('退出登录')")
+    page.wait_for_url("**/login/**")
 
 
 def screenshot(page, name: str) -> Path:

@@ -1,25 +1,13 @@
 """Journey: an administrator creates an association user, who signs in and sees the back office."""
 
 import pytest
+from playwright.sync_api import expect
 
 from factories import PASSWORD, make_enterprise_user, make_user
 
-from .conftest import screenshot
+from .conftest import login, logout, screenshot
 
 pytestmark = pytest.mark.browser
-
-
-def login(page, base: str, username: str, password: str = PASSWORD, kind: str = "企业用户") -> None:
-    page.goto(base + "/login/")
-    page.check(f"label:has-text('{kind}') input")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("button:has-text('登录')")
-
-
-def logout(page) -> None:
-    page.click("button:has-text('退出登录')")
-    page.wait_for_url("**/login/**")
 
 
 def test_admin_creates_reviewer_who_sees_back_office(live_app, live_server, page):
@@ -47,14 +35,14 @@ def test_admin_creates_reviewer_who_sees_back_office(live_app, live_server, page
     page.wait_for_url("**/backoffice/")
     assert page.locator("h2.page-title").inner_text() == "协会管理后台"
     page.click("a.dropdown-toggle:has-text('企业管理')")
-    assert page.locator("a:has-text('企业档案')").is_visible()
+    expect(page.locator("a:has-text('企业档案')")).to_be_visible()
     assert "1" in page.locator(".stat-value").first.inner_text()
     screenshot(page, "backoffice-home")
 
     page.click("a:has-text('企业档案')")
     page.wait_for_url("**/backoffice/enterprises/list/**")
     screenshot(page, "backoffice-enterprises")
-    assert page.locator("text=合肥示例安防工程有限公司").is_visible()
+    expect(page.locator("text=合肥示例安防工程有限公司")).to_be_visible()
     assert page.foreign_requests == []
 
 
@@ -63,7 +51,7 @@ def test_enterprise_user_sees_portal(live_app, live_server, page):
     login(page, live_server.url, user.username)
     page.wait_for_url("**/portal/")
     assert page.locator("h2.page-title").inner_text() == "芜湖示例安防科技有限公司"
-    assert page.locator("text=企业基本信息").is_visible()
+    expect(page.locator("text=企业基本信息")).to_be_visible()
     assert page.locator("text=工作台").count() == 0
     screenshot(page, "portal-home")
     page.goto(live_server.url + "/login/")  # signed in: login page sends the user home
