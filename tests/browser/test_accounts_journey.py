@@ -1,4 +1,5 @@
 """Journeys of the manual's account chapters: 账号注册, 账号登录, 老系统用户激活, 账户管理 (修改密码)."""
+
 import pytest
 from playwright.sync_api import expect
 

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from factories import PASSWORD, make_enterprise_user, make_user
+from factories import make_enterprise_user, make_user
 
 from .conftest import login, logout, screenshot
 
