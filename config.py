@@ -85,6 +85,12 @@ class Config:
     UPLOAD_ROOT = os.environ.get("UPLOAD_ROOT", str(INSTANCE_DIR / "uploads"))
     MAX_CONTENT_LENGTH = 32 * 1024 * 1024  # hard ceiling per request; per-type limits are smaller
 
+    # SMS: `file` writes instance/sms-outbox.jsonl; `http` posts to a provider.
+    SMS_BACKEND = os.environ.get("SMS_BACKEND", "file")
+    SMS_HTTP_URL = os.environ.get("SMS_HTTP_URL")
+    SMS_HTTP_TOKEN = os.environ.get("SMS_HTTP_TOKEN")
+    SMS_SIGN = os.environ.get("SMS_SIGN", "")
+
     # The association's home province (region code prefix): decides a registrant's role.
     HOME_PROVINCE_CODE = os.environ.get("HOME_PROVINCE_CODE", "34")
 
