@@ -22,6 +22,7 @@ migrate: install
 
 roles: migrate
 	$(BIN)/flask roles sync
+	$(BIN)/flask seed
 
 bootstrap: translations roles
 

@@ -91,6 +91,9 @@ class Config:
     SMS_HTTP_TOKEN = os.environ.get("SMS_HTTP_TOKEN")
     SMS_SIGN = os.environ.get("SMS_SIGN", "")
 
+    # Number of reverse proxies in front of the app (X-Forwarded-For hops to trust); 0 = none.
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+
     # The association's home province (region code prefix): decides a registrant's role.
     HOME_PROVINCE_CODE = os.environ.get("HOME_PROVINCE_CODE", "34")
 

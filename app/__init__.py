@@ -40,6 +40,13 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _load_or_create_secret_key(app.instance_path)
 
+    if app.config.get("PROXY_COUNT"):
+        # Behind nginx: take the client address (audit, rate limits) from X-Forwarded-For.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
+
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     csrf.init_app(app)

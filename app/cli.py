@@ -19,6 +19,15 @@ def sync_command() -> None:
         click.echo(f"{role}: {count} permissions")
 
 
+@click.command("seed")
+def seed_command() -> None:
+    """Insert the default configuration that is missing (member tiers, notice texts, number patterns)."""
+    from .settings import seed_defaults
+
+    added = seed_defaults()
+    click.echo(f"seeded {added['settings']} setting(s), {added['tiers']} member tier(s)")
+
+
 legacy_cli = AppGroup("legacy", help="Accounts of the old system.")
 
 
@@ -49,3 +58,4 @@ def legacy_import_command(csv_file) -> None:
 def register(app: Flask) -> None:
     app.cli.add_command(roles_cli)
     app.cli.add_command(legacy_cli)
+    app.cli.add_command(seed_command)

@@ -6,8 +6,18 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
+from flask_wtf.file import FileField
+from wtforms import (
+    DecimalField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from . import regions
 from .identity import InvalidIdentity, normalize_credit_code
@@ -148,3 +158,88 @@ class AccountInfoForm(FlaskForm):
     phone = phone_field()
     code = StringField(_l("Verification code"))
     action = HiddenField()
+
+
+# --- Membership --------------------------------------------------------------------------------
+
+
+class MembershipForm(FlaskForm):
+    """入会申请表."""
+
+    tier = SelectField(_l("Member tier"), coerce=int, validators=[DataRequired(_l("Please choose a member tier"))])
+    legal_person = StringField(
+        _l("Legal representative"),
+        validators=[DataRequired(_l("Please enter the legal representative")), Length(max=50)],
+    )
+    registered_capital = DecimalField(
+        _l("Registered capital (10k CNY)"),
+        places=2,
+        validators=[
+            InputRequired(_l("Please enter the registered capital")),
+            NumberRange(min=0, message=_l("Must not be negative")),
+        ],
+    )
+    employees = IntegerField(
+        _l("Number of employees"),
+        validators=[
+            InputRequired(_l("Please enter a whole number")),
+            NumberRange(min=1, max=1_000_000, message=_l("Please enter a whole number")),
+        ],
+    )
+    technical_staff = IntegerField(
+        _l("Number of technical staff"),
+        validators=[
+            InputRequired(_l("Please enter a whole number")),
+            NumberRange(min=0, max=1_000_000, message=_l("Please enter a whole number")),
+        ],
+    )
+    main_business = StringField(
+        _l("Main business"), validators=[DataRequired(_l("Please describe the main business")), Length(max=500)]
+    )
+    introduction = TextAreaField(_l("Enterprise introduction"), validators=[Optional(), Length(max=4000)])
+    contact_person = StringField(
+        _l("Contact person"), validators=[DataRequired(_l("Please enter the contact person")), Length(max=50)]
+    )
+    contact_phone = phone_field(_l("Contact mobile"))
+
+    def validate_technical_staff(self, field) -> None:
+        if field.data is not None and self.employees.data is not None and field.data > self.employees.data:
+            raise ValidationError(_l("Technical staff cannot outnumber all employees"))
+
+
+class DeliveryForm(FlaskForm):
+    """证书发放方式 before 去缴费."""
+
+    delivery_method = RadioField(
+        _l("Certificate delivery"),
+        choices=[("mail", _l("By mail")), ("pickup", _l("Collect in person"))],
+        validators=[DataRequired(_l("Please choose how the certificate is delivered"))],
+    )
+    mail_recipient = StringField(_l("Recipient"), validators=[Optional(), Length(max=50)])
+    mail_phone = StringField(_l("Recipient phone"), validators=[Optional(), Length(max=20)])
+    mail_address = StringField(_l("Mailing address"), validators=[Optional(), Length(max=300)])
+
+    def validate_mail_address(self, field) -> None:
+        if self.delivery_method.data == "mail":
+            if (
+                not (self.mail_recipient.data or "").strip()
+                or not (self.mail_phone.data or "").strip()
+                or not (field.data or "").strip()
+            ):
+                raise ValidationError(_l("Please fill in the recipient, phone and address for delivery by mail"))
+            try:
+                self.mail_phone.data = normalize_phone(self.mail_phone.data)
+            except SmsError as error:
+                raise ValidationError(error.message) from None
+
+
+class PaymentForm(FlaskForm):
+    """去缴费: 上传转账截图 + 联系手机号 -> 立即提交."""
+
+    screenshot = FileField(_l("Transfer screenshot"))
+    payment_phone = phone_field(_l("Contact mobile"))
+
+
+class ReviewForm(FlaskForm):
+    transition = HiddenField()
+    comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=2000)])

@@ -8,6 +8,7 @@ from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -190,3 +191,181 @@ class LegacyAccount(Model):
     imported_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     activated_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
     activated_user_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+
+
+# --- Configuration -----------------------------------------------------------------------------
+
+
+class Setting(Model):
+    """Configuration the association edits in the back office (notice texts, times, patterns)."""
+
+    __tablename__ = "setting"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    description: Mapped[str | None] = mapped_column(String(300))
+
+    def __repr__(self) -> str:
+        return self.key
+
+
+class MemberTier(Model):
+    """会员级别 with its annual fee (RULES.md: 会员单位, 理事单位, 常务理事单位, 副会长单位)."""
+
+    __tablename__ = "member_tier"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), nullable=False, unique=True)
+    annual_fee: Mapped[float] = mapped_column(Numeric(12, 2), nullable=False)
+    sort_order: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class NumberSequence(Model):
+    """Last number issued per kind and year: one row, locked while a number is taken (gapless)."""
+
+    __tablename__ = "number_sequence"
+
+    kind: Mapped[str] = mapped_column(String(30), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+# --- Applications and their review -------------------------------------------------------------
+
+
+class Application(TimestampMixin, Model):
+    """The base of every reviewed request; `kind` names the workflow that drives it."""
+
+    __tablename__ = "application"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30), nullable=False, index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(String(30), nullable=False, index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+    submitted_on: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
+    received_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    decided_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+
+    enterprise: Mapped[Enterprise] = relationship()
+    decided_by: Mapped[PlatformUser | None] = relationship(foreign_keys=[decided_by_id])
+    status_logs: Mapped[list[StatusLog]] = relationship(
+        back_populates="application", order_by="StatusLog.id", cascade="all, delete-orphan"
+    )
+
+    __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "application"}
+
+
+class StatusLog(Model):
+    """One row per transition: who moved the application from which state to which, and why."""
+
+    __tablename__ = "status_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), nullable=False, index=True)
+    transition: Mapped[str] = mapped_column(String(40), nullable=False)
+    from_status: Mapped[str | None] = mapped_column(String(30))
+    to_status: Mapped[str] = mapped_column(String(30), nullable=False)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+    actor_name: Mapped[str] = mapped_column(String(128), nullable=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+    application: Mapped[Application] = relationship(back_populates="status_logs")
+
+
+class AuditLog(Model):
+    """Every state change and every back-office write: who, when, what, before/after, from where."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"), index=True)
+    actor_name: Mapped[str] = mapped_column(String(128), nullable=False)
+    action: Mapped[str] = mapped_column(String(40), nullable=False, index=True)
+    object_type: Mapped[str] = mapped_column(String(60), nullable=False, index=True)
+    object_id: Mapped[str | None] = mapped_column(String(60))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    request_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class Notification(Model):
+    """Every SMS and in-app message sent to an enterprise, with its channel and result."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"), index=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"))
+    channel: Mapped[str] = mapped_column(String(10), nullable=False)  # sms | inapp
+    recipient: Mapped[str | None] = mapped_column(String(128))
+    subject: Mapped[str] = mapped_column(String(200), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    result: Mapped[str] = mapped_column(String(20), nullable=False)  # sent | failed | delivered
+    error: Mapped[str | None] = mapped_column(String(300))
+    created_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    read_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+# --- Membership --------------------------------------------------------------------------------
+
+
+class MembershipApplication(Application):
+    """入会申请: the form, the association's decision, then delivery choice and payment."""
+
+    __tablename__ = "membership_application"
+    __mapper_args__ = {"polymorphic_identity": "membership"}
+
+    id: Mapped[int] = mapped_column(ForeignKey("application.id"), primary_key=True)
+    tier_id: Mapped[int] = mapped_column(ForeignKey("member_tier.id"), nullable=False)
+    legal_person: Mapped[str] = mapped_column(String(50), nullable=False)
+    registered_capital: Mapped[float] = mapped_column(Numeric(14, 2), nullable=False)
+    employees: Mapped[int] = mapped_column(Integer, nullable=False)
+    technical_staff: Mapped[int] = mapped_column(Integer, nullable=False)
+    main_business: Mapped[str] = mapped_column(String(500), nullable=False)
+    introduction: Mapped[str | None] = mapped_column(Text)
+    contact_person: Mapped[str] = mapped_column(String(50), nullable=False)
+    contact_phone: Mapped[str] = mapped_column(String(20), nullable=False)
+    notice_read_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    fee: Mapped[float | None] = mapped_column(Numeric(12, 2))
+    delivery_method: Mapped[str | None] = mapped_column(String(10))  # mail | pickup
+    mail_recipient: Mapped[str | None] = mapped_column(String(50))
+    mail_phone: Mapped[str | None] = mapped_column(String(20))
+    mail_address: Mapped[str | None] = mapped_column(String(300))
+    payment_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_file.id"))
+    payment_phone: Mapped[str | None] = mapped_column(String(20))
+    payment_submitted_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    tier: Mapped[MemberTier] = relationship()
+    payment_file: Mapped[StoredFile | None] = relationship()
+
+
+class Membership(TimestampMixin, Model):
+    """A membership period won by a confirmed payment: member number, tier and validity."""
+
+    __tablename__ = "membership"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False, index=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"), unique=True)
+    member_number: Mapped[str] = mapped_column(String(60), nullable=False, unique=True)
+    tier_id: Mapped[int] = mapped_column(ForeignKey("member_tier.id"), nullable=False)
+    fee: Mapped[float] = mapped_column(Numeric(12, 2), nullable=False)
+    valid_from: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    valid_until: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="valid")
+
+    enterprise: Mapped[Enterprise] = relationship()
+    tier: Mapped[MemberTier] = relationship()

@@ -22,6 +22,12 @@ PORTAL = ACCOUNT + [
     ("can_index", "Portal"),
     ("menu_access", "PortalHome"),
     ("can_download", "StoredFile"),
+    ("can_index", "Messages"),
+    *[
+        (f"can_{name}", "Membership")
+        for name in ("index", "notice", "apply", "detail", "edit", "act", "delivery", "pay")
+    ],
+    ("menu_access", "MembershipApply"),
 ]
 
 BACK_OFFICE_READ = ACCOUNT + [
@@ -34,9 +40,46 @@ BACK_OFFICE_READ = ACCOUNT + [
     ("can_download", "StoredFile"),
 ]
 
+# Review queues and every review action of every workflow (permissions declared by the workflows).
+REVIEW = [
+    *[(f"can_{name}", "ReviewQueue") for name in ("overview", "queue", "detail", "act", "bulk")],
+    ("menu_access", "Review"),
+    ("menu_access", "ReviewOverview"),
+    ("menu_access", "MembershipQueue"),
+    *[
+        (permission, "MembershipReview")
+        for permission in (
+            "can_receive",
+            "can_approve",
+            "can_return",
+            "can_refuse",
+            "can_confirm_payment",
+            "can_return_payment",
+        )
+    ],
+]
+
+CONFIGURATION = [
+    ("can_list", "AuditLog"),
+    ("can_show", "AuditLog"),
+    ("menu_access", "AuditLog"),
+    ("can_list", "MemberTierConfig"),
+    ("can_show", "MemberTierConfig"),
+    ("can_add", "MemberTierConfig"),
+    ("can_edit", "MemberTierConfig"),
+    ("menu_access", "MemberTiers"),
+    ("can_list", "SettingConfig"),
+    ("can_show", "SettingConfig"),
+    ("can_edit", "SettingConfig"),
+    ("menu_access", "Settings"),
+    ("can_index", "WorkflowDiagram"),
+    ("menu_access", "Workflows"),
+    ("menu_access", "Configuration"),
+]
+
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
-    "AssociationAdmin": BACK_OFFICE_READ,
-    "Reviewer": BACK_OFFICE_READ,
+    "AssociationAdmin": BACK_OFFICE_READ + REVIEW + CONFIGURATION,
+    "Reviewer": BACK_OFFICE_READ + REVIEW,
     "Enterprise": PORTAL,
     "OutOfProvinceEnterprise": PORTAL,
     "Public": [],
@@ -45,7 +88,18 @@ ADMIN_ROLE = "Admin"  # holds every permission that exists
 
 # Views an enterprise role may ever hold a permission on (deny by default elsewhere).
 PORTAL_VIEW_NAMES = frozenset(
-    {"Portal", "PortalHome", "StoredFile", "Account", "AccountAdmin", "AccountInfo", "AccountPassword"}
+    {
+        "Portal",
+        "PortalHome",
+        "StoredFile",
+        "Account",
+        "AccountAdmin",
+        "AccountInfo",
+        "AccountPassword",
+        "Messages",
+        "Membership",
+        "MembershipApply",
+    }
 )
 
 
@@ -63,6 +117,12 @@ def sync_roles(appbuilder: AppBuilder) -> dict[str, int]:
     # FAB grants each new permission to the admin role as it creates it, so that role comes first.
     admin = sm.find_role(ADMIN_ROLE) or sm.add_role(ADMIN_ROLE)
     appbuilder.add_permissions(update_perms=True)
+    # Review actions are permissions of the workflows, not of a view: create them from the tables.
+    from .workflows import REGISTRY
+
+    for workflow in REGISTRY.values():
+        for permission in workflow.permissions:
+            sm.add_permission_view_menu(permission, workflow.permission_view)
     result: dict[str, int] = {}
     for role_name, declared in ROLE_PERMISSIONS.items():
         role = sm.find_role(role_name) or sm.add_role(role_name)

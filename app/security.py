@@ -146,6 +146,12 @@ class PlatformSecurityManager(SecurityManager):
 
 def install_request_hooks(app: Flask) -> None:
     @app.before_request
+    def request_id():
+        import uuid
+
+        g.request_id = request.headers.get("X-Request-Id", "")[:36] or str(uuid.uuid4())
+
+    @app.before_request
     def sign_out_stale_sessions():
         """A password change moves the user's session_version on: older sessions end here."""
         user = getattr(g, "user", None)

@@ -73,10 +73,14 @@ def _app(tmp_path_factory, database_url):
 
 
 def clean_database() -> None:
+    """Empty every data table, then put the default configuration back (as `flask seed` does)."""
+    from app.settings import seed_defaults
+
     with db.engine.begin() as connection:
         for table in reversed(Model.metadata.sorted_tables):
             if table.name not in KEPT_TABLES:
                 connection.execute(table.delete())
+    seed_defaults()
 
 
 @pytest.fixture

@@ -76,3 +76,31 @@ def make_enterprise_user(role: str = "Enterprise", region_code: str = "340104", 
     enterprise = make_enterprise(region_code=region_code, **fields)
     phone = f"138{next(_counter):08d}"
     return make_user(role, username=phone, phone=phone, enterprise=enterprise)
+
+
+def make_membership_application(
+    enterprise: Enterprise, status: str = "submitted", tier_name: str = "会员单位", **fields
+):
+    """A membership application put straight into `status` (tests of the engine set states directly)."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from app.models import MembershipApplication, MemberTier
+
+    tier = db.session.scalar(select(MemberTier).where(MemberTier.name == tier_name))
+    values = dict(
+        legal_person="法人甲",
+        registered_capital=600,
+        employees=50,
+        technical_staff=12,
+        main_business="安防工程设计与施工",
+        contact_person="联系人甲",
+        contact_phone="13800000000",
+        notice_read_on=dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=5),
+    )
+    values.update(fields)
+    record = MembershipApplication(enterprise_id=enterprise.id, status=status, version=1, tier_id=tier.id, **values)
+    db.session.add(record)
+    db.session.commit()
+    return record

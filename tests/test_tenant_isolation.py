@@ -20,7 +20,7 @@ from app.models import Enterprise, PlatformUser, StoredFile
 from app.scoping import get_scoped_or_404, scoped
 from app.uploads import save_upload
 from conftest import CSRF_RE
-from factories import make_enterprise_user, make_user
+from factories import make_enterprise_user, make_membership_application, make_user
 
 # Route arguments that never name a row: (endpoint, argument) -> values to try.
 NON_ID_ARGUMENTS = {
@@ -28,6 +28,8 @@ NON_ID_ARGUMENTS = {
     ("appbuilder.static", "filename"): ["css/ab.css"],
     ("LocaleView.index", "locale"): ["zh"],
 }
+# Application routes take the workflow's kind beside the id.
+KIND_ARGUMENT = "kind"
 # FAB's generic `action` routes take an action name beside the pk.
 ACTION_NAMES = ["muldelete", "delete"]
 ID_ARGUMENT = re.compile(r"^(pk|id|.+_id)$")
@@ -72,7 +74,18 @@ def tenants(app):
         uploaded_by_id=a.id,
     )
     db.session.commit()
-    return {"a": a, "b": b, "b_file": b_file, "a_file": a_file}
+    b_application = make_membership_application(
+        b.enterprise, status="approved", payment_file_id=b_file.id, main_business="乙方机密业务范围"
+    )
+    a_application = make_membership_application(a.enterprise, status="submitted")
+    return {
+        "a": a,
+        "b": b,
+        "b_file": b_file,
+        "a_file": a_file,
+        "b_application": b_application,
+        "a_application": a_application,
+    }
 
 
 def test_scoped_helper(app, tenants):
@@ -101,6 +114,10 @@ def candidate_urls(app, ids: list[int]):
             key = (rule.endpoint, argument)
             if key in NON_ID_ARGUMENTS:
                 value_lists.append((argument, NON_ID_ARGUMENTS[key]))
+            elif argument == KIND_ARGUMENT:
+                from app.workflows import REGISTRY
+
+                value_lists.append((argument, sorted(REGISTRY)))
             elif argument == "name" and "/action/" in rule.rule:
                 value_lists.append((argument, ACTION_NAMES))
             elif ID_ARGUMENT.match(argument):
@@ -124,11 +141,11 @@ def test_no_route_reveals_or_changes_another_enterprise(app, client, auth, tenan
     a, b = tenants["a"], tenants["b"]
     if actor == "Enterprise":
         auth.login(a.username)
-    b_ids = sorted({b.enterprise_id, b.id, tenants["b_file"].id})
+    b_ids = sorted({b.enterprise_id, b.id, tenants["b_file"].id, tenants["b_application"].id})
     b_file_bytes = open(
         app.config["UPLOAD_ROOT"] + "/" + tenants["b_file"].storage_key[:2] + "/" + tenants["b_file"].storage_key, "rb"
     ).read()
-    markers = [b.enterprise.name, b.enterprise.credit_code, b.username, "乙方营业执照"]
+    markers = [b.enterprise.name, b.enterprise.credit_code, b.username, "乙方营业执照", "乙方机密业务范围"]
     before = snapshot(b.enterprise_id)
     page = client.get("/", follow_redirects=True).get_data(as_text=True)
     token_match = CSRF_RE.search(page) or CSRF_RE.search(client.get("/login/").get_data(as_text=True))

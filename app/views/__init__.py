@@ -21,6 +21,9 @@ from ..scoping import (
 )
 from ..uploads import storage_path
 from .accounts import AccountView, ActivationView, PasswordResetView, RegisterView
+from .membership import MembershipView
+from .messages import MessagesView
+from .review import AuditLogView, MemberTierView, ReviewQueueView, SettingView, WorkflowView
 
 
 class HomeView(IndexView):
@@ -170,17 +173,39 @@ class RegionView(BaseView):
 
 
 def register(appbuilder) -> None:
-    """Every view and menu entry of the application, in menu order."""
+    """Every view and menu entry of the application, in menu order (the portal follows the manual)."""
+    import app.workflows.membership  # noqa: F401  (registers the workflow)
+
+    enterprise_only = lambda: is_enterprise_user(g.user)  # noqa: E731
+    association_only = lambda: is_association_user(g.user)  # noqa: E731
+
     # Admin holds every permission; the menu still shows each kind of user only its own side.
+    appbuilder.add_view(PortalView, "PortalHome", label=_l("Home"), icon="fa-home", menu_cond=enterprise_only)
     appbuilder.add_view(
-        PortalView, "PortalHome", label=_l("Home"), icon="fa-home", menu_cond=lambda: is_enterprise_user(g.user)
+        MembershipView,
+        "MembershipApply",
+        label=_l("Membership application"),
+        icon="fa-id-badge",
+        menu_cond=enterprise_only,
     )
     appbuilder.add_view(
-        BackOfficeView,
-        "BackOfficeHome",
-        label=_l("Dashboard"),
-        icon="fa-dashboard",
-        menu_cond=lambda: is_association_user(g.user),
+        BackOfficeView, "BackOfficeHome", label=_l("Dashboard"), icon="fa-dashboard", menu_cond=association_only
+    )
+    appbuilder.add_view(
+        ReviewQueueView,
+        "ReviewOverview",
+        label=_l("Review overview"),
+        icon="fa-tasks",
+        category="Review",
+        category_label=_l("Reviews"),
+        category_icon="fa-check-square-o",
+    )
+    appbuilder.add_link(
+        "MembershipQueue",
+        href="/backoffice/review/membership/",
+        label=_l("Membership applications"),
+        icon="fa-id-badge",
+        category="Review",
     )
     appbuilder.add_view(
         EnterpriseDossierView,
@@ -191,6 +216,20 @@ def register(appbuilder) -> None:
         category_label=_l("Enterprises"),
         category_icon="fa-building",
     )
+    appbuilder.add_view(
+        MemberTierView,
+        "MemberTiers",
+        label=_l("Member tiers and fees"),
+        icon="fa-money",
+        category="Configuration",
+        category_label=_l("Configuration"),
+        category_icon="fa-sliders",
+    )
+    appbuilder.add_view(SettingView, "Settings", label=_l("System settings"), icon="fa-cog", category="Configuration")
+    appbuilder.add_view(
+        WorkflowView, "Workflows", label=_l("Review workflows"), icon="fa-sitemap", category="Configuration"
+    )
+    appbuilder.add_view(AuditLogView, "AuditLog", label=_l("Audit log"), icon="fa-history", category="Configuration")
     # 账户管理 (manual chapter 十二): every signed-in user.
     appbuilder.add_view(
         AccountView,
@@ -205,9 +244,27 @@ def register(appbuilder) -> None:
     appbuilder.add_link(
         "AccountPassword", href="/account/password", label=_l("Change password"), icon="fa-key", category="AccountAdmin"
     )
+    appbuilder.add_view_no_menu(MessagesView)
     appbuilder.add_view_no_menu(RegisterView)
     appbuilder.add_view_no_menu(ActivationView)
     appbuilder.add_view_no_menu(PasswordResetView)
     appbuilder.add_view_no_menu(FileView)
     appbuilder.add_view_no_menu(RegionView)
     current_app.jinja_env.globals["site_footer_lines"] = current_app.config.get("SITE_FOOTER_LINES", [])
+    from ..workflows import state_colour, state_label
+
+    current_app.jinja_env.globals.update(state_label=state_label, state_colour=state_colour)
+    current_app.jinja_env.filters["datetime_local"] = lambda value: (
+        format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
+    )
+    current_app.jinja_env.filters["reject_page"] = lambda args: {k: v for k, v in args.items() if k != "page"}
+
+    @current_app.context_processor
+    def portal_globals():
+        from ..notify import unread_count
+
+        user = getattr(g, "user", None)
+        unread = None
+        if user is not None and getattr(user, "is_authenticated", False) and is_enterprise_user(user):
+            unread = unread_count(user.id)
+        return {"unread_messages": unread}

@@ -102,3 +102,60 @@
       });
   });
 })();
+
+/* 入会须知: the checkbox unlocks after the configured seconds; until then the page cannot be left
+   with the browser's back button and the apply button stays disabled (the server checks too). */
+(function () {
+  "use strict";
+  var form = document.getElementById("notice-form");
+  if (!form) { return; }
+  var seconds = parseInt(form.dataset.seconds, 10) || 15;
+  var checkbox = document.getElementById("notice-read");
+  var button = document.getElementById("notice-apply");
+  var countdown = document.getElementById("notice-countdown");
+  var locked = true;
+
+  history.pushState({ notice: true }, "", location.href);
+  window.addEventListener("popstate", function () {
+    if (locked) { history.pushState({ notice: true }, "", location.href); }
+  });
+  function onLeave(event) {
+    if (locked) { event.preventDefault(); event.returnValue = ""; }
+  }
+  window.addEventListener("beforeunload", onLeave);
+
+  function tick() {
+    if (seconds <= 0) {
+      locked = false;
+      window.removeEventListener("beforeunload", onLeave);
+      checkbox.disabled = false;
+      countdown.textContent = "";
+      return;
+    }
+    countdown.textContent = countdown.dataset.template.replace("%s", seconds);
+    seconds -= 1;
+    setTimeout(tick, 1000);
+  }
+  checkbox.addEventListener("change", function () { button.disabled = !checkbox.checked; });
+  tick();
+})();
+
+/* Review queue: select all rows. Delivery form: mail fields only for 邮寄. */
+(function () {
+  "use strict";
+  var all = document.getElementById("select-all");
+  if (all) {
+    all.addEventListener("change", function () {
+      document.querySelectorAll("input[name=ids]").forEach(function (box) { box.checked = all.checked; });
+    });
+  }
+  var mailFields = document.querySelector(".mail-fields");
+  if (mailFields) {
+    var update = function () {
+      var chosen = document.querySelector("input[name=delivery_method]:checked");
+      mailFields.style.display = chosen && chosen.value === "mail" ? "" : "none";
+    };
+    document.querySelectorAll("input[name=delivery_method]").forEach(function (radio) { radio.addEventListener("change", update); });
+    update();
+  }
+})();

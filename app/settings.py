@@ -1,0 +1,67 @@
+"""Configuration data kept in the database (defaults seeded by `flask seed`, edited in the back office)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from . import db
+from .models import MemberTier, Setting
+
+DEFAULT_MEMBERSHIP_NOTICE = """\
+一、入会条件：在本省依法登记注册、从事安全技术防范产品生产、销售、设计、施工、维护及相关服务的企业，承认协会章程，自愿申请入会。
+二、会员权利：参加协会组织的活动；获得协会提供的信息、培训与咨询服务；对协会工作提出意见和建议。
+三、会员义务：遵守协会章程，执行协会决议；维护协会合法权益；按规定缴纳会费；如实提供企业信息。
+四、入会程序：阅读本须知并在线填写入会申请表，协会审核通过后缴纳会费并上传转账截图，协会确认缴费后即入会成功，会员有效期自确认缴费之日起一年。
+五、会费标准：按会员级别缴纳年度会费，具体金额以入会申请页面所示为准。
+"""
+
+DEFAULT_PAYMENT_INSTRUCTIONS = """\
+请通过银行转账缴纳会费，转账时请备注企业名称。转账完成后上传转账截图并填写联系手机号，协会核对到账后确认。
+（收款户名、开户行与账号由协会在后台“系统设置”中维护。）
+"""
+
+# key -> (default value, description shown to the association's administrators)
+DEFAULT_SETTINGS: dict[str, tuple[str, str]] = {
+    "membership.notice_text": (DEFAULT_MEMBERSHIP_NOTICE, "入会须知正文"),
+    "membership.notice_seconds": ("15", "入会须知最短阅读时间（秒）"),
+    "membership.period_months": ("12", "会员有效期（月，自确认缴费之日起）"),
+    "membership.payment_instructions": (DEFAULT_PAYMENT_INSTRUCTIONS, "缴费说明（收款账户等）"),
+    "number_pattern.membership": ("皖安协会[{year}]第{seq:04d}号", "会员证书编号格式"),
+    "number_pattern.qualification": ("皖安协资[{year}]第{seq:04d}号", "资质证书编号格式"),
+    "number_pattern.filing": ("皖安协备[{year}]第{seq:04d}号", "备案证明编号格式"),
+}
+
+DEFAULT_TIERS = [("会员单位", 2000, 1), ("理事单位", 5000, 2), ("常务理事单位", 10000, 3), ("副会长单位", 20000, 4)]
+
+
+def seed_defaults() -> dict[str, int]:
+    """Insert whatever default configuration is missing; never overwrites what the association set."""
+    existing = set(db.session.scalars(select(Setting.key)))
+    added_settings = 0
+    for key, (value, description) in DEFAULT_SETTINGS.items():
+        if key not in existing:
+            db.session.add(Setting(key=key, value=value, description=description))
+            added_settings += 1
+    added_tiers = 0
+    if not db.session.scalar(select(func.count()).select_from(MemberTier)):
+        for name, fee, order in DEFAULT_TIERS:
+            db.session.add(MemberTier(name=name, annual_fee=Decimal(fee), sort_order=order, active=True))
+            added_tiers += 1
+    db.session.commit()
+    return {"settings": added_settings, "tiers": added_tiers}
+
+
+def get_setting(key: str) -> str:
+    value = db.session.scalar(select(Setting.value).where(Setting.key == key))
+    if value is None:
+        return DEFAULT_SETTINGS[key][0]
+    return value
+
+
+def get_int(key: str) -> int:
+    try:
+        return int(get_setting(key).strip())
+    except ValueError:
+        return int(DEFAULT_SETTINGS[key][0])

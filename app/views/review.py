@@ -1,0 +1,284 @@
+"""Association back office: review queues for every application type, audit log, configuration."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder import BaseView, ModelView, expose, has_access
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
+from wtforms.validators import ValidationError
+
+from .. import db, regions
+from ..audit import AuditedModelViewMixin
+from ..forms import ReviewForm
+from ..models import Application, AuditLog, Enterprise, MemberTier, Setting, utcnow
+from ..numbering import PatternError, check_pattern
+from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
+from ..workflows import REGISTRY, STATES, WorkflowError, apply, available, diagram, state_label
+
+PAGE_SIZE = 50
+LONG_WAIT = dt.timedelta(days=5)
+
+
+def _format_time(value):
+    return format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
+
+
+class ReviewQueueView(BaseView):
+    """One queue per application type, filtered and sorted by waiting time, with single and bulk actions."""
+
+    route_base = "/backoffice/review"
+    class_permission_name = "ReviewQueue"
+    default_view = "overview"
+
+    def _workflow(self, kind: str):
+        workflow = REGISTRY.get(kind)
+        if workflow is None:
+            abort(404)
+        return workflow
+
+    @expose("/")
+    @has_access
+    def overview(self):
+        counts = db.session.execute(
+            select(Application.kind, Application.status, func.count()).group_by(Application.kind, Application.status)
+        ).all()
+        by_kind: dict[str, dict[str, int]] = {}
+        for kind, status, count in counts:
+            by_kind.setdefault(kind, {})[status] = count
+        waiting_long = db.session.scalar(
+            select(func.count())
+            .select_from(Application)
+            .where(
+                Application.status.in_(("submitted", "received", "payment_submitted")),
+                Application.submitted_on < utcnow() - LONG_WAIT,
+            )
+        )
+        return self.render_template(
+            "review/overview.html", workflows=REGISTRY.values(), by_kind=by_kind, waiting_long=waiting_long
+        )
+
+    @expose("/<kind>/")
+    @has_access
+    def queue(self, kind: str):
+        workflow = self._workflow(kind)
+        model = workflow.model
+        args = request.args
+        status = args.get("status", "open")
+        query = (
+            select(model)
+            .join(Enterprise, Enterprise.id == model.enterprise_id)
+            .options(contains_eager(model.enterprise))
+        )
+        if status == "open":
+            query = query.where(model.status.not_in(workflow.final_states))
+        elif status in workflow.states:
+            query = query.where(model.status == status)
+        if args.get("enterprise"):
+            needle = f"%{args['enterprise'].strip()}%"
+            query = query.where(Enterprise.name.ilike(needle) | Enterprise.credit_code.ilike(needle))
+        if args.get("province"):
+            query = query.where(Enterprise.region_code.startswith(args["province"]))
+        for name, op in (("from", "__ge__"), ("to", "__lt__")):
+            try:
+                day = dt.date.fromisoformat(args.get(name, ""))
+            except ValueError:
+                continue
+            bound = dt.datetime.combine(day + (dt.timedelta(days=1) if name == "to" else dt.timedelta()), dt.time())
+            query = query.where(getattr(func.coalesce(model.submitted_on, model.created_on), op)(bound))
+        total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        page = max(int(args.get("page", "1")) if args.get("page", "1").isdigit() else 1, 1)
+        rows = db.session.scalars(
+            query.order_by(func.coalesce(model.submitted_on, model.created_on).asc(), model.id.asc())
+            .limit(PAGE_SIZE)
+            .offset((page - 1) * PAGE_SIZE)
+        ).all()
+        bulk_actions = [t for t in workflow.transitions if not t.owner_only]
+        return self.render_template(
+            "review/queue.html",
+            workflow=workflow,
+            rows=rows,
+            total=total,
+            page=page,
+            page_size=PAGE_SIZE,
+            status=status,
+            provinces=[(p.code, p.name) for p in regions.tree().values()],
+            args=args,
+            bulk_actions=bulk_actions,
+            form=ReviewForm(),
+            now=utcnow(),
+            long_wait=LONG_WAIT,
+        )
+
+    @expose("/<kind>/<int:application_id>")
+    @has_access
+    def detail(self, kind: str, application_id: int):
+        workflow = self._workflow(kind)
+        record = get_scoped_or_404(workflow.model, application_id)
+        return self.render_template(
+            "review/detail.html",
+            workflow=workflow,
+            record=record,
+            actions=available(record, g.user),
+            form=ReviewForm(),
+        )
+
+    @expose("/<kind>/<int:application_id>/act", methods=["POST"])
+    @has_access
+    def act(self, kind: str, application_id: int):
+        workflow = self._workflow(kind)
+        record = get_scoped_or_404(workflow.model, application_id)
+        form = ReviewForm()
+        if form.validate_on_submit():
+            try:
+                apply(record, form.transition.data, g.user, form.comment.data)
+            except WorkflowError as error:
+                flash(error.message, "danger")
+            else:
+                flash(_("Done: %(state)s", state=state_label(record.status)), "success")
+        return redirect(url_for("ReviewQueueView.detail", kind=kind, application_id=application_id))
+
+    @expose("/<kind>/bulk", methods=["POST"])
+    @has_access
+    def bulk(self, kind: str):
+        workflow = self._workflow(kind)
+        form = ReviewForm()
+        ids = [int(value) for value in request.form.getlist("ids") if value.isdigit()]
+        if not form.validate_on_submit() or not ids:
+            flash(_("Please choose applications and an action"), "warning")
+            return redirect(url_for("ReviewQueueView.queue", kind=kind))
+        records = db.session.scalars(
+            scoped(select(workflow.model).where(workflow.model.id.in_(ids)), workflow.model)
+        ).all()
+        done, failed = 0, []
+        for record in records:
+            try:
+                apply(record, form.transition.data, g.user, form.comment.data)
+                done += 1
+            except WorkflowError as error:
+                failed.append(f"#{record.id} {record.enterprise.name}：{error.message}")
+        if done:
+            flash(_("%(n)s application(s) done", n=done), "success")
+        for message in failed:
+            flash(message, "danger")
+        return redirect(url_for("ReviewQueueView.queue", kind=kind))
+
+
+class WorkflowView(BaseView):
+    """State diagrams generated from the transition tables."""
+
+    route_base = "/backoffice/workflows"
+    class_permission_name = "WorkflowDiagram"
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        return self.render_template(
+            "review/workflows.html",
+            workflows=list(REGISTRY.values()),
+            diagrams={k: diagram(k) for k in REGISTRY},
+            state_label=state_label,
+        )
+
+
+class AuditLogView(ScopedActionsMixin, ModelView):
+    datamodel = SQLAInterface(AuditLog)
+    route_base = "/backoffice/audit"
+    class_permission_name = "AuditLog"
+    include_route_methods = {"list", "show"}
+    list_title = show_title = _l("Audit log")
+    list_columns = ["at", "actor_name", "action", "object_type", "object_id", "comment", "ip"]
+    show_columns = [
+        "at",
+        "actor_name",
+        "action",
+        "object_type",
+        "object_id",
+        "before",
+        "after",
+        "comment",
+        "ip",
+        "request_id",
+    ]
+    search_columns = ["actor_name", "action", "object_type", "object_id", "at", "ip"]
+    base_order = ("id", "desc")
+    page_size = 50
+    formatters_columns = {"at": _format_time}
+    label_columns = {
+        "at": _l("Time"),
+        "actor_name": _l("Operator"),
+        "action": _l("Action"),
+        "object_type": _l("Object type"),
+        "object_id": _l("Object id"),
+        "before": _l("Before"),
+        "after": _l("After"),
+        "comment": _l("Comment"),
+        "ip": _l("IP address"),
+        "request_id": _l("Request id"),
+    }
+
+
+class MemberTierView(AuditedModelViewMixin, ScopedActionsMixin, ModelView):
+    datamodel = SQLAInterface(MemberTier)
+    route_base = "/backoffice/member-tiers"
+    class_permission_name = "MemberTierConfig"
+    include_route_methods = {"list", "show", "add", "edit"}
+    list_title = show_title = add_title = edit_title = _l("Member tiers and fees")
+    list_columns = ["sort_order", "name", "annual_fee", "active"]
+    add_columns = edit_columns = show_columns = ["name", "annual_fee", "sort_order", "active"]
+    search_columns = ["name"]
+    base_order = ("sort_order", "asc")
+    label_columns = {
+        "name": _l("Tier"),
+        "annual_fee": _l("Annual fee (yuan)"),
+        "sort_order": _l("Order"),
+        "active": _l("In use"),
+    }
+    validators_columns = {
+        "annual_fee": [lambda form, field: _non_negative(field)],
+    }
+
+
+def _non_negative(field) -> None:
+    if field.data is None or field.data < 0:
+        raise ValidationError(_("Must not be negative"))
+
+
+def check_setting_value(key: str, value: str) -> None:
+    """Refuse a setting the platform could not use (raised message is shown by FAB)."""
+    if key.startswith("number_pattern."):
+        try:
+            check_pattern(value or "")
+        except PatternError:
+            raise ValueError(_("The pattern must contain {seq}, for example 皖安协会[{year}]第{seq:04d}号")) from None
+    elif key.endswith(("_seconds", "_months")) and not (value or "").strip().isdigit():
+        raise ValueError(_("Please enter a whole number"))
+
+
+class SettingView(AuditedModelViewMixin, ScopedActionsMixin, ModelView):
+    datamodel = SQLAInterface(Setting)
+    route_base = "/backoffice/settings"
+    class_permission_name = "SettingConfig"
+    include_route_methods = {"list", "show", "edit"}
+    list_title = show_title = edit_title = _l("System settings")
+    list_columns = ["description", "key"]
+    show_columns = ["description", "key", "value"]
+    edit_columns = ["value"]
+    search_columns = ["key", "description"]
+    base_order = ("key", "asc")
+    label_columns = {"key": _l("Key"), "value": _l("Value"), "description": _l("Setting")}
+
+    def pre_update(self, item):
+        check_setting_value(item.key, item.value)
+        super().pre_update(item)
+
+
+def state_options(workflow) -> list[tuple[str, str]]:
+    return [(state, str(STATES[state][0])) for state in workflow.states]
