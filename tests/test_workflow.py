@@ -1,0 +1,277 @@
+"""Workflow engine: the membership state × event matrix, atomicity, concurrency, audit and notices."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from app import create_app, db
+from app.models import Application, AuditLog, Membership, MembershipApplication, Notification, StatusLog
+from app.workflows import REGISTRY, Conflict, GuardFailed, WorkflowError, apply, available, diagram
+from app.workflows.membership import WORKFLOW
+from conftest import app_settings, outbox
+from factories import make_enterprise_user, make_membership_application, make_user
+
+ACTORS = ("owner", "other_enterprise", "reviewer", "association_admin", "admin")
+STAFF = ("reviewer", "association_admin", "admin")
+
+# PRODUCT.md's membership workflow, written out independently of app/workflows/membership.py:
+# transition -> (from states, to state, who may fire it).
+SPEC = {
+    "submit": ({"draft"}, "submitted", "owner"),
+    "resubmit": ({"returned"}, "submitted", "owner"),
+    "withdraw": ({"submitted", "returned"}, "withdrawn", "owner"),
+    "receive": ({"submitted"}, "received", "staff"),
+    "approve": ({"submitted", "received"}, "approved", "staff"),
+    "return": ({"submitted", "received"}, "returned", "staff"),
+    "refuse": ({"submitted", "received"}, "refused", "staff"),
+    "pay": ({"approved", "payment_returned"}, "payment_submitted", "owner"),
+    "confirm_payment": ({"payment_submitted"}, "completed", "staff"),
+    "return_payment": ({"payment_submitted"}, "payment_returned", "staff"),
+}
+
+
+def allowed(name: str, actor: str) -> bool:
+    who = SPEC[name][2]
+    return actor == "owner" if who == "owner" else actor in STAFF
+
+
+def test_the_table_is_the_specified_one():
+    assert {t.name: (set(t.sources), t.target, "owner" if t.owner_only else "staff") for t in WORKFLOW.transitions} == SPEC
+
+
+def counts(record_id: int) -> tuple[int, int]:
+    return (
+        db.session.scalar(select(func.count()).select_from(StatusLog).where(StatusLog.application_id == record_id)),
+        db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.object_id == str(record_id))),
+    )
+
+
+@pytest.fixture
+def people(app):
+    owner = make_enterprise_user()
+    return {
+        "owner": owner,
+        "other_enterprise": make_enterprise_user(),
+        "reviewer": make_user("Reviewer"),
+        "association_admin": make_user("AssociationAdmin"),
+        "admin": make_user("Admin"),
+    }
+
+
+def ready_record(owner, state: str):
+    """An application in `state` with everything every guard asks for."""
+    from app.uploads import save_upload
+    from test_uploads import image_bytes
+    from werkzeug.datastructures import FileStorage
+    import io
+
+    stored = save_upload(FileStorage(io.BytesIO(image_bytes()), filename="pay.png"), purpose="test",
+                         enterprise_id=owner.enterprise_id, uploaded_by_id=owner.id)
+    db.session.commit()
+    return make_membership_application(
+        owner.enterprise, status=state, delivery_method="pickup", payment_file_id=stored.id, payment_phone="13900000000",
+    )
+
+
+def test_membership_state_event_matrix(app, people):
+    mismatches = []
+    for state in WORKFLOW.states:
+        for transition in WORKFLOW.transitions:
+            for actor in ACTORS:
+                db.session.execute(delete(Membership))
+                db.session.execute(delete(Notification))
+                db.session.execute(delete(StatusLog))
+                db.session.execute(delete(MembershipApplication.__table__))
+                db.session.execute(delete(Application))
+                db.session.commit()
+                record = ready_record(people["owner"], state)
+                before_version, before_counts = record.version, counts(record.id)
+                sources, target, _who = SPEC[transition.name]
+                expected = state in sources and allowed(transition.name, actor)
+                try:
+                    apply(record, transition.name, people[actor], comment="原因说明")
+                    succeeded = True
+                except WorkflowError:
+                    succeeded = False
+                db.session.expire_all()
+                record = db.session.get(Application, record.id)
+                if succeeded != expected:
+                    mismatches.append(f"{state} --{transition.name}--> as {actor}: {'succeeded' if succeeded else 'refused'}")
+                    continue
+                if succeeded:
+                    ok = record.status == target and record.version == before_version + 1
+                    ok = ok and counts(record.id) == (before_counts[0] + 1, before_counts[1] + 1)
+                else:
+                    ok = record.status == state and record.version == before_version and counts(record.id) == before_counts
+                if not ok:
+                    mismatches.append(f"{state} --{transition.name}--> as {actor}: wrong effect")
+    assert mismatches == []
+
+
+def test_guards_and_comments(app, people):
+    owner, reviewer = people["owner"], people["reviewer"]
+    record = make_membership_application(owner.enterprise, status="submitted")
+    with pytest.raises(GuardFailed) as excinfo:
+        apply(record, "return", reviewer, comment="  ")
+    assert excinfo.value.message == "请填写原因"
+    record = make_membership_application(make_enterprise_user().enterprise, status="approved")
+    with pytest.raises(GuardFailed) as excinfo:
+        apply(record, "pay", db.session.get(type(owner), record.enterprise.users[0].id))
+    assert "证书发放方式" in excinfo.value.message
+
+
+def test_refusal_messages_are_chinese(app, people):
+    record = make_membership_application(people["owner"].enterprise, status="completed")
+    with pytest.raises(WorkflowError) as excinfo:
+        apply(record, "approve", people["reviewer"])
+    assert "不能执行“通过”" in excinfo.value.message and "入会成功" in excinfo.value.message
+    with pytest.raises(WorkflowError) as excinfo:
+        apply(record, "approve", people["owner"])
+    assert "无权" in excinfo.value.message
+
+
+def test_stale_version_is_a_conflict(app, people):
+    from sqlalchemy import update
+
+    record = make_membership_application(people["owner"].enterprise, status="submitted")
+    assert record.version == 1  # loaded now; then another worker changes the row behind our back
+    with db.engine.begin() as connection:
+        connection.execute(update(Application).where(Application.id == record.id).values(version=2))
+    with pytest.raises(Conflict):
+        apply(record, "receive", people["reviewer"])
+    db.session.expire_all()
+    assert db.session.get(Application, record.id).status == "submitted"
+
+
+def test_confirmation_makes_a_member_once_with_numbers_from_the_pattern(app, people):
+    numbers = []
+    for _ in range(2):
+        owner = make_enterprise_user()
+        record = ready_record(owner, "approved")
+        apply(record, "pay", owner)
+        apply(record, "confirm_payment", people["reviewer"])
+        membership = db.session.scalar(select(Membership).where(Membership.application_id == record.id))
+        numbers.append(membership.member_number)
+        assert (membership.valid_until - membership.valid_from).days in (364, 365)
+    year = membership.valid_from.year
+    assert numbers == [f"皖安协会[{year}]第0001号", f"皖安协会[{year}]第0002号"]
+
+
+def test_status_log_and_audit_record_who_when_and_why(app, people):
+    record = make_membership_application(people["owner"].enterprise, status="submitted")
+    apply(record, "return", people["reviewer"], comment="营业执照不清晰")
+    log = db.session.scalar(select(StatusLog).where(StatusLog.application_id == record.id))
+    assert (log.from_status, log.to_status, log.comment, log.actor_id) == ("submitted", "returned", "营业执照不清晰", people["reviewer"].id)
+    entry = db.session.scalar(select(AuditLog).where(AuditLog.object_id == str(record.id)))
+    assert entry.action == "transition" and "returned" in entry.after and entry.comment == "营业执照不清晰"
+
+
+def test_enterprise_is_told_in_app_and_by_sms(app, people):
+    owner = people["owner"]
+    record = make_membership_application(owner.enterprise, status="submitted")
+    apply(record, "return", people["reviewer"], comment="请补充企业简介")
+    messages = db.session.scalars(select(Notification).where(Notification.application_id == record.id)).all()
+    assert {m.channel for m in messages} == {"inapp", "sms"}
+    assert all("请补充企业简介" in m.body for m in messages)
+    assert any(m["to"] == owner.phone and m["purpose"] == "notice" for m in outbox(app))
+
+
+def test_a_failing_sms_gateway_does_not_undo_the_decision(app, people, monkeypatch):
+    from app.sms import SmsSendError
+
+    class Broken:
+        def send(self, *args):
+            raise SmsSendError("gateway down")
+
+    monkeypatch.setattr("app.notify.gateway", lambda: Broken())
+    record = make_membership_application(people["owner"].enterprise, status="submitted")
+    apply(record, "approve", people["reviewer"])
+    db.session.expire_all()
+    assert db.session.get(Application, record.id).status == "approved"
+    sms = db.session.scalar(select(Notification).where(Notification.channel == "sms"))
+    assert sms.result == "failed" and "gateway down" in sms.error
+
+
+def test_available_drives_the_buttons(app, people):
+    record = make_membership_application(people["owner"].enterprise, status="submitted")
+    assert {t.name for t, _ in available(record, people["reviewer"])} == {"receive", "approve", "return", "refuse"}
+    assert {t.name for t, _ in available(record, people["owner"])} == {"withdraw"}
+    assert available(record, people["other_enterprise"]) == []
+
+
+def test_diagram_is_generated_from_the_table(app):
+    text = diagram("membership")
+    assert text.startswith("stateDiagram-v2")
+    for transition in WORKFLOW.transitions:
+        for source in transition.sources:
+            assert f"{source} --> {transition.target}" in text
+    assert set(REGISTRY) >= {"membership"}
+
+
+def test_two_reviewers_at_once_exactly_one_wins(_app, tmp_path, database_url):
+    """Two workers approve the same application at the same moment."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("needs a database with row locks: runs on PostgreSQL in CI")
+    from conftest import clean_database
+
+    with _app.app_context():
+        clean_database()
+        record_id = make_membership_application(make_enterprise_user().enterprise, status="received").id
+        reviewer_ids = [make_user("Reviewer").id, make_user("Reviewer").id]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def review(reviewer_id: int) -> None:
+        app = create_app("config.Config", **app_settings(tmp_path, database_url))
+        with app.app_context():
+            from app.models import PlatformUser
+
+            record = db.session.get(Application, record_id)
+            reviewer = db.session.get(PlatformUser, reviewer_id)
+            _ = record.version, reviewer.roles
+            barrier.wait()
+            try:
+                apply(record, "approve", reviewer)
+                outcomes.append("won")
+            except Conflict:
+                outcomes.append("conflict")
+
+    threads = [threading.Thread(target=review, args=(rid,)) for rid in reviewer_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["conflict", "won"]
+    with _app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(StatusLog).where(StatusLog.application_id == record_id)) == 1
+        clean_database()
+
+
+def test_numbers_stay_gapless_under_concurrent_issue(_app, tmp_path, database_url):
+    if database_url.startswith("sqlite"):
+        pytest.skip("needs a database with row locks: runs on PostgreSQL in CI")
+    from app.numbering import next_number
+    from conftest import clean_database
+
+    with _app.app_context():
+        clean_database()
+    results: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def issue() -> None:
+        app = create_app("config.Config", **app_settings(tmp_path, database_url))
+        with app.app_context():
+            barrier.wait()
+            for _ in range(5):
+                results.append(next_number("qualification"))
+                db.session.commit()
+
+    threads = [threading.Thread(target=issue) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    sequence = sorted(int(number.split("第")[1].rstrip("号")) for number in results)
+    assert sequence == list(range(1, 31))
