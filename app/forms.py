@@ -219,18 +219,16 @@ class DeliveryForm(FlaskForm):
     mail_phone = StringField(_l("Recipient phone"), validators=[Optional(), Length(max=20)])
     mail_address = StringField(_l("Mailing address"), validators=[Optional(), Length(max=300)])
 
-    def validate_mail_address(self, field) -> None:
-        if self.delivery_method.data == "mail":
-            if (
-                not (self.mail_recipient.data or "").strip()
-                or not (self.mail_phone.data or "").strip()
-                or not (field.data or "").strip()
-            ):
-                raise ValidationError(_l("Please fill in the recipient, phone and address for delivery by mail"))
-            try:
-                self.mail_phone.data = normalize_phone(self.mail_phone.data)
-            except SmsError as error:
-                raise ValidationError(error.message) from None
+    def validate_delivery_method(self, field) -> None:
+        # Checked on the required field: Optional() on the mail fields would skip a check placed there.
+        if field.data != "mail":
+            return
+        if not all((f.data or "").strip() for f in (self.mail_recipient, self.mail_phone, self.mail_address)):
+            raise ValidationError(_l("Please fill in the recipient, phone and address for delivery by mail"))
+        try:
+            self.mail_phone.data = normalize_phone(self.mail_phone.data)
+        except SmsError as error:
+            raise ValidationError(error.message) from None
 
 
 class PaymentForm(FlaskForm):

@@ -1,4 +1,5 @@
 """Workflow engine: the membership state × event matrix, atomicity, concurrency, audit and notices."""
+
 from __future__ import annotations
 
 import threading
@@ -38,7 +39,9 @@ def allowed(name: str, actor: str) -> bool:
 
 
 def test_the_table_is_the_specified_one():
-    assert {t.name: (set(t.sources), t.target, "owner" if t.owner_only else "staff") for t in WORKFLOW.transitions} == SPEC
+    assert {
+        t.name: (set(t.sources), t.target, "owner" if t.owner_only else "staff") for t in WORKFLOW.transitions
+    } == SPEC
 
 
 def counts(record_id: int) -> tuple[int, int]:
@@ -62,16 +65,26 @@ def people(app):
 
 def ready_record(owner, state: str):
     """An application in `state` with everything every guard asks for."""
-    from app.uploads import save_upload
-    from test_uploads import image_bytes
-    from werkzeug.datastructures import FileStorage
     import io
 
-    stored = save_upload(FileStorage(io.BytesIO(image_bytes()), filename="pay.png"), purpose="test",
-                         enterprise_id=owner.enterprise_id, uploaded_by_id=owner.id)
+    from test_uploads import image_bytes
+    from werkzeug.datastructures import FileStorage
+
+    from app.uploads import save_upload
+
+    stored = save_upload(
+        FileStorage(io.BytesIO(image_bytes()), filename="pay.png"),
+        purpose="test",
+        enterprise_id=owner.enterprise_id,
+        uploaded_by_id=owner.id,
+    )
     db.session.commit()
     return make_membership_application(
-        owner.enterprise, status=state, delivery_method="pickup", payment_file_id=stored.id, payment_phone="13900000000",
+        owner.enterprise,
+        status=state,
+        delivery_method="pickup",
+        payment_file_id=stored.id,
+        payment_phone="13900000000",
     )
 
 
@@ -98,13 +111,19 @@ def test_membership_state_event_matrix(app, people):
                 db.session.expire_all()
                 record = db.session.get(Application, record.id)
                 if succeeded != expected:
-                    mismatches.append(f"{state} --{transition.name}--> as {actor}: {'succeeded' if succeeded else 'refused'}")
+                    mismatches.append(
+                        f"{state} --{transition.name}--> as {actor}: {'succeeded' if succeeded else 'refused'}"
+                    )
                     continue
                 if succeeded:
                     ok = record.status == target and record.version == before_version + 1
                     ok = ok and counts(record.id) == (before_counts[0] + 1, before_counts[1] + 1)
                 else:
-                    ok = record.status == state and record.version == before_version and counts(record.id) == before_counts
+                    ok = (
+                        record.status == state
+                        and record.version == before_version
+                        and counts(record.id) == before_counts
+                    )
                 if not ok:
                     mismatches.append(f"{state} --{transition.name}--> as {actor}: wrong effect")
     assert mismatches == []
@@ -163,7 +182,12 @@ def test_status_log_and_audit_record_who_when_and_why(app, people):
     record = make_membership_application(people["owner"].enterprise, status="submitted")
     apply(record, "return", people["reviewer"], comment="营业执照不清晰")
     log = db.session.scalar(select(StatusLog).where(StatusLog.application_id == record.id))
-    assert (log.from_status, log.to_status, log.comment, log.actor_id) == ("submitted", "returned", "营业执照不清晰", people["reviewer"].id)
+    assert (log.from_status, log.to_status, log.comment, log.actor_id) == (
+        "submitted",
+        "returned",
+        "营业执照不清晰",
+        people["reviewer"].id,
+    )
     entry = db.session.scalar(select(AuditLog).where(AuditLog.object_id == str(record.id)))
     assert entry.action == "transition" and "returned" in entry.after and entry.comment == "营业执照不清晰"
 
@@ -245,7 +269,10 @@ def test_two_reviewers_at_once_exactly_one_wins(_app, tmp_path, database_url):
         thread.join(30)
     assert sorted(outcomes) == ["conflict", "won"]
     with _app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(StatusLog).where(StatusLog.application_id == record_id)) == 1
+        assert (
+            db.session.scalar(select(func.count()).select_from(StatusLog).where(StatusLog.application_id == record_id))
+            == 1
+        )
         clean_database()
 
 

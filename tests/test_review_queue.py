@@ -1,0 +1,162 @@
+"""F15 back office: review queues with filters and bulk actions, audit log, configuration screens."""
+
+import datetime as dt
+
+from sqlalchemy import select
+from test_query_counts import queries_for
+
+from app import db
+from app.models import Application, AuditLog, MemberTier, Setting
+from conftest import csrf_token
+from factories import make_enterprise, make_enterprise_user, make_membership_application, make_user
+
+
+def reviewer_client(client, auth, role="Reviewer"):
+    user = make_user(role)
+    auth.login(user.username)
+    return user
+
+
+def test_queue_filters_and_waiting_order(app, client, auth):
+    reviewer_client(client, auth)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    old = make_membership_application(
+        make_enterprise(name="合肥老申请安防公司"), status="submitted", submitted_on=now - dt.timedelta(days=9)
+    )
+    new = make_membership_application(
+        make_enterprise(name="南京新申请安防公司", region_code="320102"), status="received", submitted_on=now
+    )
+    done = make_membership_application(make_enterprise(name="已办结安防公司"), status="completed", submitted_on=now)
+    page = client.get("/backoffice/review/membership/").get_data(as_text=True)
+    assert page.index("合肥老申请安防公司") < page.index("南京新申请安防公司")  # longest waiting first
+    assert "已办结安防公司" not in page  # open ones by default
+    assert "9天" in page
+    page = client.get("/backoffice/review/membership/?status=completed").get_data(as_text=True)
+    assert "已办结安防公司" in page and "合肥老申请安防公司" not in page
+    page = client.get("/backoffice/review/membership/?enterprise=南京").get_data(as_text=True)
+    assert "南京新申请安防公司" in page and "合肥老申请安防公司" not in page
+    page = client.get("/backoffice/review/membership/?province=32").get_data(as_text=True)
+    assert "南京新申请安防公司" in page and "合肥老申请安防公司" not in page
+    since = (now - dt.timedelta(days=2)).date().isoformat()
+    page = client.get(f"/backoffice/review/membership/?from={since}").get_data(as_text=True)
+    assert "南京新申请安防公司" in page and "合肥老申请安防公司" not in page
+    assert {old.id, new.id, done.id}
+    overview = client.get("/backoffice/review/").get_data(as_text=True)
+    assert "1 条申请已等待超过5天" in overview
+
+
+def test_single_review_action_with_reason(app, client, auth):
+    reviewer_client(client, auth)
+    record = make_membership_application(make_enterprise(), status="submitted")
+    page = client.get(f"/backoffice/review/membership/{record.id}").get_data(as_text=True)
+    for label in ("接收", "通过", "退回", "不予通过", "审核进度"):
+        assert label in page
+    token = csrf_token(client, "/backoffice/review/")
+    response = client.post(
+        f"/backoffice/review/membership/{record.id}/act",
+        data={"transition": "return", "comment": "", "csrf_token": token},
+    )
+    assert "请填写原因" in client.get(response.headers["Location"]).get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Application, record.id).status == "submitted"
+    client.post(
+        f"/backoffice/review/membership/{record.id}/act",
+        data={"transition": "return", "comment": "资料不全", "csrf_token": token},
+    )
+    db.session.expire_all()
+    assert db.session.get(Application, record.id).status == "returned"
+    assert "资料不全" in client.get(f"/backoffice/review/membership/{record.id}").get_data(as_text=True)
+
+
+def test_bulk_action_rechecks_each_record(app, client, auth):
+    reviewer_client(client, auth)
+    first = make_membership_application(make_enterprise(), status="submitted")
+    second = make_membership_application(make_enterprise(), status="received")
+    finished = make_membership_application(make_enterprise(name="早已入会安防公司"), status="completed")
+    token = csrf_token(client, "/backoffice/review/")
+    response = client.post(
+        "/backoffice/review/membership/bulk",
+        data={"ids": [first.id, second.id, finished.id], "transition": "approve", "comment": "", "csrf_token": token},
+    )
+    page = client.get(response.headers["Location"] + "?status=all").get_data(as_text=True)
+    assert "已处理 2 条申请" in page and "早已入会安防公司" in page and "不能执行“通过”" in page
+    db.session.expire_all()
+    assert [db.session.get(Application, r.id).status for r in (first, second, finished)] == [
+        "approved",
+        "approved",
+        "completed",
+    ]
+
+
+def test_enterprise_cannot_act_through_the_back_office(app, client, auth):
+    user = make_enterprise_user()
+    record = make_membership_application(user.enterprise, status="submitted")
+    auth.login(user.username)
+    token = csrf_token(client, "/membership/")
+    response = client.post(
+        f"/backoffice/review/membership/{record.id}/act", data={"transition": "approve", "csrf_token": token}
+    )
+    assert response.status_code in (302, 403)
+    db.session.expire_all()
+    assert db.session.get(Application, record.id).status == "submitted"
+
+
+def test_audit_log_shows_every_step(app, client, auth):
+    reviewer = reviewer_client(client, auth, role="AssociationAdmin")
+    record = make_membership_application(make_enterprise(), status="submitted")
+    token = csrf_token(client, "/backoffice/review/")
+    client.post(f"/backoffice/review/membership/{record.id}/act", data={"transition": "receive", "csrf_token": token})
+    entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "transition"))
+    assert entry.actor_id == reviewer.id and entry.ip == "127.0.0.1" and entry.request_id
+    page = client.get("/backoffice/audit/list/").get_data(as_text=True)
+    assert "transition" in page and "MembershipApplication" in page
+
+
+def test_reviewer_cannot_change_configuration(app, client, auth):
+    reviewer_client(client, auth)
+    assert client.get("/backoffice/member-tiers/list/").status_code in (302, 403)
+    assert client.get("/backoffice/audit/list/").status_code in (302, 403)
+
+
+def test_member_tier_fee_change_is_audited(app, client, auth):
+    reviewer_client(client, auth, role="AssociationAdmin")
+    tier = db.session.scalar(select(MemberTier).where(MemberTier.name == "会员单位"))
+    token = csrf_token(client, "/backoffice/member-tiers/list/")
+    response = client.post(
+        f"/backoffice/member-tiers/edit/{tier.id}",
+        data={"name": "会员单位", "annual_fee": "2500", "sort_order": "1", "active": "y", "csrf_token": token},
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert float(db.session.get(MemberTier, tier.id).annual_fee) == 2500
+    entry = db.session.scalar(select(AuditLog).where(AuditLog.object_type == "MemberTier"))
+    assert entry.action == "update" and '"annual_fee": "2000.00"' in entry.before and "2500" in entry.after
+
+
+def test_number_pattern_must_contain_the_sequence(app, client, auth):
+    reviewer_client(client, auth, role="AssociationAdmin")
+    token = csrf_token(client, "/backoffice/settings/list/")
+    url = "/backoffice/settings/edit/number_pattern.membership"
+    response = client.post(url, data={"value": "皖安协会[{year}]号", "csrf_token": token}, follow_redirects=True)
+    assert "须包含 {seq}" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Setting, "number_pattern.membership").value == "皖安协会[{year}]第{seq:04d}号"
+    client.post(url, data={"value": "皖会[{year}]{seq:05d}", "csrf_token": token})
+    db.session.expire_all()
+    assert db.session.get(Setting, "number_pattern.membership").value == "皖会[{year}]{seq:05d}"
+
+
+def test_workflow_page_shows_the_diagram(app, client, auth):
+    reviewer_client(client, auth, role="AssociationAdmin")
+    page = client.get("/backoffice/workflows/").get_data(as_text=True)
+    assert "stateDiagram-v2" in page and "确认缴费" in page
+
+
+def test_queue_query_count_is_flat(app, client, auth):
+    reviewer_client(client, auth)
+    for _ in range(3):
+        make_membership_application(make_enterprise(), status="submitted")
+    few = queries_for(client, "/backoffice/review/membership/")
+    for _ in range(25):
+        make_membership_application(make_enterprise(), status="submitted")
+    assert queries_for(client, "/backoffice/review/membership/") == few
