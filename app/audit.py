@@ -81,13 +81,20 @@ def record(
 class AuditedModelViewMixin:
     """For back-office ModelViews: every add, edit and delete leaves an audit row."""
 
+    audit_exclude: tuple[str, ...] = ()  # columns never written to the log (password hashes)
+
+    def _audit_values(self, values: dict | None) -> dict | None:
+        if values is None:
+            return None
+        return {k: v for k, v in values.items() if k not in self.audit_exclude}
+
     def pre_update(self, item):
         # FAB has already copied the form onto the item: the old values are in the attribute history.
         self._audit_before = snapshot_before_change(item)
         super().pre_update(item)
 
     def post_add(self, item):
-        record("create", type(item).__name__, _pk(item), after=snapshot(item))
+        record("create", type(item).__name__, _pk(item), after=self._audit_values(snapshot(item)))
         db.session.commit()
         super().post_add(item)
 
@@ -103,7 +110,9 @@ class AuditedModelViewMixin:
         super().pre_delete(item)
 
     def post_delete(self, item):
-        record("delete", type(item).__name__, _pk(item), before=getattr(self, "_audit_before", None))
+        record(
+            "delete", type(item).__name__, _pk(item), before=self._audit_values(getattr(self, "_audit_before", None))
+        )
         db.session.commit()
         super().post_delete(item)
 

@@ -15,6 +15,7 @@ from flask_login import login_user, logout_user
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
+from .audit import AuditedModelViewMixin
 from .models import PlatformUser
 from .scoping import ScopedActionsMixin, is_association_user, is_enterprise_user
 
@@ -95,15 +96,16 @@ class NoRoutesSecurityApi(SecurityApi):
 _FAB_ROUTES_WE_DROP = {"download"}
 
 
-class PlatformUserModelView(ScopedActionsMixin, UserDBModelView):
+class PlatformUserModelView(AuditedModelViewMixin, ScopedActionsMixin, UserDBModelView):
     exclude_route_methods = UserDBModelView.exclude_route_methods | _FAB_ROUTES_WE_DROP
+    audit_exclude = ("password",)
 
 
-class PlatformRoleModelView(ScopedActionsMixin, RoleModelView):
+class PlatformRoleModelView(AuditedModelViewMixin, ScopedActionsMixin, RoleModelView):
     exclude_route_methods = RoleModelView.exclude_route_methods | _FAB_ROUTES_WE_DROP
 
 
-class PlatformGroupModelView(ScopedActionsMixin, UserGroupModelView):
+class PlatformGroupModelView(AuditedModelViewMixin, ScopedActionsMixin, UserGroupModelView):
     exclude_route_methods = UserGroupModelView.exclude_route_methods | _FAB_ROUTES_WE_DROP
 
 

@@ -160,3 +160,28 @@ def test_queue_query_count_is_flat(app, client, auth):
     for _ in range(25):
         make_membership_application(make_enterprise(), status="submitted")
     assert queries_for(client, "/backoffice/review/membership/") == few
+
+
+def test_admin_user_management_is_audited_without_password(app, client, auth):
+    admin = make_user("Admin")
+    auth.login(admin.username)
+    token = csrf_token(client, "/users/list/")
+    reviewer_role = app.appbuilder.sm.find_role("Reviewer")
+    response = client.post(
+        "/users/add",
+        data={
+            "first_name": "静",
+            "last_name": "张",
+            "username": "zhangjing2",
+            "active": "y",
+            "email": "zj2@example.com",
+            "roles": [str(reviewer_role.id)],
+            "password": "Review2026ok",
+            "conf_password": "Review2026ok",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 302
+    entry = db.session.scalar(select(AuditLog).where(AuditLog.object_type == "PlatformUser"))
+    assert entry.action == "create" and "zhangjing2" in entry.after and "password" not in entry.after
+    assert entry.actor_id == admin.id

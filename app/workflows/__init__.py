@@ -279,7 +279,7 @@ def diagram(kind: str) -> str:
     for state in workflow.states:
         lines.append(f"    {state} : {state_label(state)}")
     for t in workflow.transitions:
-        who = _("enterprise") if t.owner_only else t.permission
+        who = _("enterprise") if t.owner_only else _("association")
         for source in t.sources:
             lines.append(f"    {source} --> {t.target} : {t.label}（{who}）")
     for state in workflow.final_states:

@@ -58,3 +58,15 @@ def test_enterprise_user_sees_portal(live_app, live_server, page):
     logout(page)
     screenshot(page, "login")
     assert page.foreign_requests == []
+
+
+def test_workflow_diagrams_render(live_app, live_server, page):
+    admin = make_user("AssociationAdmin", username="xiehui")
+    login(page, live_server.url, admin.username, kind="协会用户")
+    page.wait_for_url("**/backoffice/")
+    page.goto(live_server.url + "/backoffice/workflows/")
+    page.wait_for_selector("body[data-diagrams=rendered]")
+    expect(page.locator(".workflow-diagram svg").first).to_be_visible()
+    expect(page.locator(".workflow-diagram svg").first).to_contain_text("确认缴费")
+    screenshot(page, "workflow-diagram")
+    assert page.foreign_requests == []
