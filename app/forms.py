@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
+    DateField,
     DecimalField,
     HiddenField,
     IntegerField,
@@ -241,3 +242,42 @@ class PaymentForm(FlaskForm):
 class ReviewForm(FlaskForm):
     transition = HiddenField()
     comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=2000)])
+
+
+# --- Technical staff ---------------------------------------------------------------------------
+
+
+class StaffForm(FlaskForm):
+    """技术培训 -> 新增: the rules themselves live in app.staff.check_staff (shared with the 报名表)."""
+
+    name = StringField(_l("Name"))
+    gender = RadioField(_l("Gender"), choices=[("male", _l("Male")), ("female", _l("Female"))], validate_choice=False)
+    id_number = StringField(_l("ID card number"))
+    mobile = StringField(_l("Mobile phone"))
+    education = SelectField(_l("Education"), choices=[], validate_choice=False)
+    major = StringField(_l("Major"))
+    title = SelectField(_l("Professional title"), choices=[], validate_choice=False)
+    position = SelectField(_l("Position"), choices=[], validate_choice=False)
+    insurance_months = StringField(_l("Months of social insurance with the enterprise"))
+    photo = FileField(_l("Photo"))
+
+
+class CertificateForm(FlaskForm):
+    kind = StringField(
+        _l("Certificate"), validators=[DataRequired(_l("Please enter the certificate name")), Length(max=60)]
+    )
+    number = StringField(
+        _l("Certificate number"), validators=[DataRequired(_l("Please enter the certificate number")), Length(max=60)]
+    )
+    grade = StringField(_l("Grade"), validators=[Optional(), Length(max=30)])
+    issued_on = DateField(_l("Issued on"), validators=[Optional()])
+    expires_on = DateField(_l("Expires on"), validators=[Optional()])
+    scan = FileField(_l("Scan"))
+
+    def validate_expires_on(self, field) -> None:
+        if field.data and self.issued_on.data and field.data < self.issued_on.data:
+            raise ValidationError(_l("The expiry date is before the issue date"))
+
+
+class UploadForm(FlaskForm):
+    workbook = FileField(_l("报名表"))

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -369,3 +370,89 @@ class Membership(TimestampMixin, Model):
 
     enterprise: Mapped[Enterprise] = relationship()
     tier: Mapped[MemberTier] = relationship()
+
+
+# --- Technical staff and training --------------------------------------------------------------
+
+
+class TechnicalStaff(TimestampMixin, Model):
+    """A technical staff member registered by an enterprise (技术培训 -> 新增)."""
+
+    __tablename__ = "technical_staff"
+    __table_args__ = (UniqueConstraint("enterprise_id", "id_number", name="uq_staff_enterprise_id_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(50), nullable=False)
+    gender: Mapped[str] = mapped_column(String(10), nullable=False)  # male | female
+    id_number: Mapped[str] = mapped_column(String(18), nullable=False, index=True)
+    mobile: Mapped[str] = mapped_column(String(20), nullable=False)
+    education: Mapped[str] = mapped_column(String(30), nullable=False)
+    major: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(30), nullable=False)  # 职称
+    position: Mapped[str] = mapped_column(String(30), nullable=False)  # 岗位
+    insurance_months: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    photo_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_file.id"))
+    archived: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+    enterprise: Mapped[Enterprise] = relationship()
+    certificates: Mapped[list[StaffCertificate]] = relationship(back_populates="staff", order_by="StaffCertificate.id")
+
+
+class StaffCertificate(Model):
+    """A certificate a staff member holds: kind, number, grade, validity and its scan."""
+
+    __tablename__ = "staff_certificate"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("technical_staff.id"), nullable=False, index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(60), nullable=False)
+    number: Mapped[str] = mapped_column(String(60), nullable=False)
+    grade: Mapped[str | None] = mapped_column(String(30))
+    issued_on: Mapped[dt.date | None] = mapped_column(Date)
+    expires_on: Mapped[dt.date | None] = mapped_column(Date)
+    scan_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_file.id"))
+
+    staff: Mapped[TechnicalStaff] = relationship(back_populates="certificates")
+
+
+class TrainingBatch(TimestampMixin, Model):
+    """A training batch published by the association, with its sign-up notice and capacity."""
+
+    __tablename__ = "training_batch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    notice: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    starts_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    ends_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    place: Mapped[str] = mapped_column(String(200), nullable=False)
+    capacity: Mapped[int] = mapped_column(Integer, nullable=False)
+    fee: Mapped[float] = mapped_column(Numeric(10, 2), nullable=False, default=0)
+    signup_opens_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    signup_closes_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="open")  # draft | open | closed | finished
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Enrollment(TimestampMixin, Model):
+    """One staff member signed up for one batch: 已报名 -> 已确认 -> 合格 / 不合格."""
+
+    __tablename__ = "enrollment"
+    __table_args__ = (UniqueConstraint("batch_id", "id_number", name="uq_enrollment_batch_person"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("training_batch.id"), nullable=False, index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("technical_staff.id"), nullable=False, index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False, index=True)
+    id_number: Mapped[str] = mapped_column(String(18), nullable=False)  # one seat per person and batch
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="registered")
+    certificate_number: Mapped[str | None] = mapped_column(String(60), unique=True)
+    result_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    batch: Mapped[TrainingBatch] = relationship()
+    staff: Mapped[TechnicalStaff] = relationship()
+    enterprise: Mapped[Enterprise] = relationship()

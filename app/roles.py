@@ -28,17 +28,56 @@ PORTAL = ACCOUNT + [
         for name in ("index", "notice", "apply", "detail", "edit", "act", "delivery", "pay")
     ],
     ("menu_access", "MembershipApply"),
+    *[
+        (f"can_{name}", "Training")
+        for name in (
+            "index",
+            "new_staff",
+            "edit_staff",
+            "staff_detail",
+            "archive_staff",
+            "delete_staff",
+            "add_certificate",
+            "batch_notice",
+            "batch_template",
+            "batch_upload",
+            "signup_one",
+        )
+    ],
+    ("menu_access", "TrainingPortal"),
 ]
 
-BACK_OFFICE_READ = ACCOUNT + [
-    ("can_index", "BackOffice"),
-    ("menu_access", "BackOfficeHome"),
-    ("can_list", "EnterpriseDossier"),
-    ("can_show", "EnterpriseDossier"),
-    ("menu_access", "EnterpriseDossiers"),
-    ("menu_access", "EnterpriseAdmin"),
-    ("can_download", "StoredFile"),
+TRAINING_READ = [
+    ("can_list", "TrainingBatchAdmin"),
+    ("can_show", "TrainingBatchAdmin"),
+    ("menu_access", "TrainingBatches"),
+    ("can_overview", "EnrollmentAdmin"),
+    ("can_enrollments", "EnrollmentAdmin"),
+    ("menu_access", "Enrollments"),
+    ("can_search", "StaffSearch"),
+    ("can_detail", "StaffSearch"),
+    ("menu_access", "StaffSearchMenu"),
+    ("menu_access", "TrainingAdmin"),
 ]
+TRAINING_MANAGE = [
+    ("can_add", "TrainingBatchAdmin"),
+    ("can_edit", "TrainingBatchAdmin"),
+    ("can_act", "EnrollmentAdmin"),
+]
+
+BACK_OFFICE_READ = (
+    ACCOUNT
+    + TRAINING_READ
+    + [
+        ("can_index", "BackOffice"),
+        ("menu_access", "BackOfficeHome"),
+        ("can_list", "EnterpriseDossier"),
+        ("can_show", "EnterpriseDossier"),
+        ("menu_access", "EnterpriseDossiers"),
+        ("menu_access", "EnterpriseAdmin"),
+        ("can_download", "StoredFile"),
+    ]
+)
 
 # Review queues and every review action of every workflow (permissions declared by the workflows).
 REVIEW = [
@@ -62,7 +101,7 @@ REVIEW = [
 CONFIGURATION = [
     ("can_list", "AuditLog"),
     ("can_show", "AuditLog"),
-    ("menu_access", "AuditLog"),
+    ("menu_access", "AuditLogMenu"),
     ("can_list", "MemberTierConfig"),
     ("can_show", "MemberTierConfig"),
     ("can_add", "MemberTierConfig"),
@@ -78,8 +117,8 @@ CONFIGURATION = [
 ]
 
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
-    "AssociationAdmin": BACK_OFFICE_READ + REVIEW + CONFIGURATION,
-    "Reviewer": BACK_OFFICE_READ + REVIEW,
+    "AssociationAdmin": BACK_OFFICE_READ + REVIEW + CONFIGURATION + TRAINING_MANAGE,
+    "Reviewer": BACK_OFFICE_READ + REVIEW + [("can_act", "EnrollmentAdmin")],
     "Enterprise": PORTAL,
     "OutOfProvinceEnterprise": PORTAL,
     "Public": [],
@@ -99,6 +138,8 @@ PORTAL_VIEW_NAMES = frozenset(
         "Messages",
         "Membership",
         "MembershipApply",
+        "Training",
+        "TrainingPortal",
     }
 )
 

@@ -31,6 +31,13 @@ DEFAULT_SETTINGS: dict[str, tuple[str, str]] = {
     "number_pattern.membership": ("皖安协会[{year}]第{seq:04d}号", "会员证书编号格式"),
     "number_pattern.qualification": ("皖安协资[{year}]第{seq:04d}号", "资质证书编号格式"),
     "number_pattern.filing": ("皖安协备[{year}]第{seq:04d}号", "备案证明编号格式"),
+    "number_pattern.training": ("皖安协培[{year}]第{seq:05d}号", "培训合格证书编号格式"),
+    "staff.educations": ("初中及以下,高中/中专,大专,本科,硕士研究生,博士研究生", "技术人员学历选项（逗号分隔）"),
+    "staff.titles": ("无,技术员,助理工程师,工程师,高级工程师,正高级工程师", "技术人员职称选项（逗号分隔）"),
+    "staff.positions": (
+        "项目经理,技术负责人,设计人员,施工员,质量员,安全员,调试人员,维护人员,其他",
+        "技术人员岗位选项（逗号分隔）",
+    ),
 }
 
 DEFAULT_TIERS = [("会员单位", 2000, 1), ("理事单位", 5000, 2), ("常务理事单位", 10000, 3), ("副会长单位", 20000, 4)]
@@ -65,3 +72,8 @@ def get_int(key: str) -> int:
         return int(get_setting(key).strip())
     except ValueError:
         return int(DEFAULT_SETTINGS[key][0])
+
+
+def get_list(key: str) -> list[str]:
+    """A comma-separated choice list (Chinese or ASCII commas)."""
+    return [item.strip() for item in get_setting(key).replace("，", ",").split(",") if item.strip()]

@@ -195,3 +195,26 @@ def save_upload(
         path.unlink(missing_ok=True)
         raise
     return stored
+
+
+def store_generated(
+    data: bytes, *, original_name: str, content_type: str, purpose: str, enterprise_id: int | None
+) -> StoredFile:
+    """Store a file the platform made itself (e.g. a workbook with error marks) for protected download."""
+    extension = os.path.splitext(original_name)[1].lower()
+    storage_key = secrets.token_hex(16) + extension
+    path = storage_path(storage_key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    stored = StoredFile(
+        enterprise_id=enterprise_id,
+        purpose=purpose,
+        original_name=safe_original_name(original_name),
+        storage_key=storage_key,
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    db.session.add(stored)
+    db.session.flush()
+    return stored

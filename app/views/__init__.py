@@ -24,6 +24,7 @@ from .accounts import AccountView, ActivationView, PasswordResetView, RegisterVi
 from .membership import MembershipView
 from .messages import MessagesView
 from .review import AuditLogView, MemberTierView, ReviewQueueView, SettingView, WorkflowView
+from .training import EnrollmentAdminView, StaffSearchView, TrainingBatchView, TrainingView
 
 
 class HomeView(IndexView):
@@ -189,6 +190,13 @@ def register(appbuilder) -> None:
         menu_cond=enterprise_only,
     )
     appbuilder.add_view(
+        TrainingView,
+        "TrainingPortal",
+        label=_l("Technical training"),
+        icon="fa-graduation-cap",
+        menu_cond=enterprise_only,
+    )
+    appbuilder.add_view(
         BackOfficeView, "BackOfficeHome", label=_l("Dashboard"), icon="fa-dashboard", menu_cond=association_only
     )
     appbuilder.add_view(
@@ -217,6 +225,25 @@ def register(appbuilder) -> None:
         category_icon="fa-building",
     )
     appbuilder.add_view(
+        TrainingBatchView,
+        "TrainingBatches",
+        label=_l("Training batches"),
+        icon="fa-calendar",
+        category="TrainingAdmin",
+        category_label=_l("Training"),
+        category_icon="fa-graduation-cap",
+    )
+    appbuilder.add_view(
+        EnrollmentAdminView,
+        "Enrollments",
+        label=_l("Enrolments and results"),
+        icon="fa-list-ol",
+        category="TrainingAdmin",
+    )
+    appbuilder.add_view(
+        StaffSearchView, "StaffSearchMenu", label=_l("Technical staff"), icon="fa-users", category="TrainingAdmin"
+    )
+    appbuilder.add_view(
         MemberTierView,
         "MemberTiers",
         label=_l("Member tiers and fees"),
@@ -229,7 +256,9 @@ def register(appbuilder) -> None:
     appbuilder.add_view(
         WorkflowView, "Workflows", label=_l("Review workflows"), icon="fa-sitemap", category="Configuration"
     )
-    appbuilder.add_view(AuditLogView, "AuditLog", label=_l("Audit log"), icon="fa-history", category="Configuration")
+    appbuilder.add_view(
+        AuditLogView, "AuditLogMenu", label=_l("Audit log"), icon="fa-history", category="Configuration"
+    )
     # 账户管理 (manual chapter 十二): every signed-in user.
     appbuilder.add_view(
         AccountView,
