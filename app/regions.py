@@ -37,6 +37,7 @@ def _current_name(value: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1)
 def _all_codes() -> dict[str, str]:
     text = resources.files("stdnum").joinpath("cn/loc.dat").read_text(encoding="utf-8")
     codes: dict[str, str] = {}

@@ -16,7 +16,15 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from app import db
-from app.models import Enterprise, PlatformUser, StoredFile
+from app.models import (
+    Enrollment,
+    Enterprise,
+    MembershipApplication,
+    Notification,
+    PlatformUser,
+    StoredFile,
+    TechnicalStaff,
+)
 from app.scoping import get_scoped_or_404, scoped
 from app.uploads import save_upload
 from conftest import CSRF_RE
@@ -49,6 +57,10 @@ def snapshot(enterprise_id: int) -> str:
         (Enterprise, Enterprise.id),
         (PlatformUser, PlatformUser.enterprise_id),
         (StoredFile, StoredFile.enterprise_id),
+        (MembershipApplication, MembershipApplication.enterprise_id),
+        (Notification, Notification.enterprise_id),
+        (TechnicalStaff, TechnicalStaff.enterprise_id),
+        (Enrollment, Enrollment.enterprise_id),
     ):
         for obj in db.session.scalars(select(model).where(column == enterprise_id)):
             rows.append(
@@ -78,6 +90,13 @@ def tenants(app):
         b.enterprise, status="approved", payment_file_id=b_file.id, main_business="乙方机密业务范围"
     )
     a_application = make_membership_application(a.enterprise, status="submitted")
+    from test_training import make_batch, person
+
+    from app.staff import sign_up
+
+    batch = make_batch()
+    sign_up(batch.id, b.enterprise_id, [(2, person(901, name="乙方机密技术员"))])
+    b_staff = db.session.scalar(select(TechnicalStaff).where(TechnicalStaff.enterprise_id == b.enterprise_id))
     return {
         "a": a,
         "b": b,
@@ -85,6 +104,7 @@ def tenants(app):
         "a_file": a_file,
         "b_application": b_application,
         "a_application": a_application,
+        "b_staff": b_staff,
     }
 
 
@@ -136,16 +156,57 @@ def candidate_urls(app, ids: list[int]):
             yield rule, url
 
 
+def post_data(token: str, b_ids: list[int], tenants: dict) -> dict:
+    """A form that every POST route would accept if it let enterprise A act on B's rows."""
+    return {
+        "csrf_token": token,
+        "rowid": b_ids,
+        "ids": b_ids,
+        "name": "x",
+        "phone": "13900000000",
+        "transition": "withdraw",
+        "action": "confirm",
+        "comment": "x",
+        "delivery_method": "pickup",
+        "payment_phone": "13900000000",
+        "tier": "1",
+        "legal_person": "x",
+        "registered_capital": "1",
+        "employees": "1",
+        "technical_staff": "0",
+        "main_business": "x",
+        "contact_person": "x",
+        "contact_phone": "13900000000",
+        "gender": "male",
+        "id_number": tenants["b_staff"].id_number,
+        "mobile": "13900000000",
+        "education": "本科",
+        "title": "工程师",
+        "position": "施工员",
+        "insurance_months": "1",
+        "kind": "x",
+        "number": "y",
+    }
+
+
 @pytest.mark.parametrize("actor", ["Enterprise", "anonymous"])
 def test_no_route_reveals_or_changes_another_enterprise(app, client, auth, tenants, actor):
     a, b = tenants["a"], tenants["b"]
     if actor == "Enterprise":
         auth.login(a.username)
-    b_ids = sorted({b.enterprise_id, b.id, tenants["b_file"].id, tenants["b_application"].id})
+    b_ids = sorted({b.enterprise_id, b.id, tenants["b_file"].id, tenants["b_application"].id, tenants["b_staff"].id})
     b_file_bytes = open(
         app.config["UPLOAD_ROOT"] + "/" + tenants["b_file"].storage_key[:2] + "/" + tenants["b_file"].storage_key, "rb"
     ).read()
-    markers = [b.enterprise.name, b.enterprise.credit_code, b.username, "乙方营业执照", "乙方机密业务范围"]
+    markers = [
+        b.enterprise.name,
+        b.enterprise.credit_code,
+        b.username,
+        "乙方营业执照",
+        "乙方机密业务范围",
+        "乙方机密技术员",
+        tenants["b_staff"].id_number,
+    ]
     before = snapshot(b.enterprise_id)
     page = client.get("/", follow_redirects=True).get_data(as_text=True)
     token_match = CSRF_RE.search(page) or CSRF_RE.search(client.get("/login/").get_data(as_text=True))
@@ -157,9 +218,7 @@ def test_no_route_reveals_or_changes_another_enterprise(app, client, auth, tenan
             if method == "GET":
                 response = client.get(url)
             else:
-                response = client.post(
-                    url, data={"csrf_token": token, "rowid": b_ids, "name": "x", "phone": "13900000000"}
-                )
+                response = client.post(url, data=post_data(token, b_ids, tenants))
             body = response.get_data()
             text = body.decode("utf-8", "replace")
             if 200 <= response.status_code < 300:
