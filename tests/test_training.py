@@ -1,4 +1,5 @@
 """F10 技术培训: staff registry (新增), training batches, 批量报名 by the 报名表 workbook, results."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,8 +20,14 @@ from factories import id_number, make_enterprise_user, make_user
 
 def person(seq: int, **overrides) -> dict:
     data = {
-        "name": f"技术员{seq}", "gender": "男" if seq % 2 else "女", "id_number": id_number(seq=100 + seq % 800, birth=f"19{70 + seq % 25}0101"),
-        "mobile": f"139{seq:08d}", "education": "本科", "major": "电子信息", "title": "工程师", "position": "施工员",
+        "name": f"技术员{seq}",
+        "gender": "男" if seq % 2 else "女",
+        "id_number": id_number(seq=100 + seq % 800, birth=f"19{70 + seq % 25}0101"),
+        "mobile": f"139{seq:08d}",
+        "education": "本科",
+        "major": "电子信息",
+        "title": "工程师",
+        "position": "施工员",
         "insurance_months": 24,
     }
     # gender follows the 17th digit of the generated number
@@ -32,9 +39,16 @@ def person(seq: int, **overrides) -> dict:
 def make_batch(**fields) -> TrainingBatch:
     today = dt.date.today()
     values = dict(
-        name="2026年第一期安防技术培训", notice="报名须知：请如实填写。", starts_on=today + dt.timedelta(days=30),
-        ends_on=today + dt.timedelta(days=32), place="合肥市", capacity=50, fee=800,
-        signup_opens_on=today - dt.timedelta(days=1), signup_closes_on=today + dt.timedelta(days=20), status="open",
+        name="2026年第一期安防技术培训",
+        notice="报名须知：请如实填写。",
+        starts_on=today + dt.timedelta(days=30),
+        ends_on=today + dt.timedelta(days=32),
+        place="合肥市",
+        capacity=50,
+        fee=800,
+        signup_opens_on=today - dt.timedelta(days=1),
+        signup_closes_on=today + dt.timedelta(days=20),
+        status="open",
     )
     values.update(fields)
     batch = TrainingBatch(**values)
@@ -78,18 +92,21 @@ def test_valid_person_passes(app):
     assert errors == {} and values["gender"] in ("male", "female") and values["insurance_months"] == 24
 
 
-@pytest.mark.parametrize("overrides,field,message", [
-    ({"name": ""}, "name", "必填"),
-    ({"id_number": "340104199001011234"}, "id_number", "校验位"),
-    ({"id_number": "3401041990010112"}, "id_number", "18位"),
-    ({"gender": "未知"}, "gender", "男"),
-    ({"mobile": "12345"}, "mobile", "11位手机号"),
-    ({"education": "小学"}, "education", "请从以下选项中选择"),
-    ({"title": "大师"}, "title", "请从以下选项中选择"),
-    ({"position": ""}, "position", "必填"),
-    ({"insurance_months": "abc"}, "insurance_months", "0–600"),
-    ({"insurance_months": 999}, "insurance_months", "0–600"),
-])
+@pytest.mark.parametrize(
+    "overrides,field,message",
+    [
+        ({"name": ""}, "name", "必填"),
+        ({"id_number": "340104199001011234"}, "id_number", "校验位"),
+        ({"id_number": "3401041990010112"}, "id_number", "18位"),
+        ({"gender": "未知"}, "gender", "男"),
+        ({"mobile": "12345"}, "mobile", "11位手机号"),
+        ({"education": "小学"}, "education", "请从以下选项中选择"),
+        ({"title": "大师"}, "title", "请从以下选项中选择"),
+        ({"position": ""}, "position", "必填"),
+        ({"insurance_months": "abc"}, "insurance_months", "0–600"),
+        ({"insurance_months": 999}, "insurance_months", "0–600"),
+    ],
+)
 def test_field_rules(app, overrides, field, message):
     _values, errors = check_staff(person(2, **overrides))
     assert field in errors and message in errors[field], errors
@@ -185,8 +202,15 @@ def test_certificate_with_scan(app, client, auth):
     token = csrf_token(client, "/training/")
     client.post(
         f"/training/staff/{staff.id}/certificates",
-        data={"kind": "安全生产考核合格证", "number": "皖建安C(2025)0001", "grade": "C", "issued_on": "2025-01-01",
-              "expires_on": "2028-01-01", "scan": (io.BytesIO(minimal_pdf()), "证书.pdf"), "csrf_token": token},
+        data={
+            "kind": "安全生产考核合格证",
+            "number": "皖建安C(2025)0001",
+            "grade": "C",
+            "issued_on": "2025-01-01",
+            "expires_on": "2028-01-01",
+            "scan": (io.BytesIO(minimal_pdf()), "证书.pdf"),
+            "csrf_token": token,
+        },
         content_type="multipart/form-data",
     )
     page = client.get(f"/training/staff/{staff.id}").get_data(as_text=True)
@@ -219,7 +243,10 @@ def test_template_needs_the_notice_and_round_trips(app, client, auth):
     rows = [person(i) for i in range(20, 23)]
     rows[0]["id_number"] = rows[0]["id_number"][:-1] + rows[0]["id_number"][-1].lower()  # lower-case x is fine too
     for index, row in enumerate(rows, start=2):
-        for column, key in enumerate(["name", "gender", "id_number", "mobile", "education", "major", "title", "position", "insurance_months"], start=1):
+        for column, key in enumerate(
+            ["name", "gender", "id_number", "mobile", "education", "major", "title", "position", "insurance_months"],
+            start=1,
+        ):
             sheet.cell(row=index, column=column, value=row[key])
     out = io.BytesIO()
     book.save(out)
@@ -291,8 +318,18 @@ def test_existing_staff_are_updated_not_duplicated(app, client, auth):
 def test_five_thousand_rows(app):
     user = make_enterprise_user()
     batch = make_batch(capacity=6000)
-    rows = [(i + 2, person(1000 + i, id_number=id_number(region="340104", birth=f"19{70 + i % 25}{1 + i % 12:02d}{1 + i % 28:02d}", seq=i % 1000)))
-            for i in range(5000)]
+    rows = [
+        (
+            i + 2,
+            person(
+                1000 + i,
+                id_number=id_number(
+                    region="340104", birth=f"19{70 + i % 25}{1 + i % 12:02d}{1 + i % 28:02d}", seq=i % 1000
+                ),
+            ),
+        )
+        for i in range(5000)
+    ]
     for _number, row in rows:
         row["gender"] = "男" if int(row["id_number"][16]) % 2 else "女"
     result = sign_up(batch.id, user.enterprise_id, rows)
@@ -312,7 +349,9 @@ def test_results_and_certificates(app, client, auth):
     ids = [e.id for e in db.session.scalars(select(Enrollment).order_by(Enrollment.id))]
     token = csrf_token(client, "/backoffice/training/")
     client.post(f"/backoffice/training/{batch.id}/act", data={"action": "pass", "ids": ids, "csrf_token": token})
-    assert count(Enrollment) == 2 and not db.session.scalar(select(Enrollment.certificate_number).limit(1))  # not confirmed yet
+    assert count(Enrollment) == 2 and not db.session.scalar(
+        select(Enrollment.certificate_number).limit(1)
+    )  # not confirmed yet
     client.post(f"/backoffice/training/{batch.id}/act", data={"action": "confirm", "ids": ids, "csrf_token": token})
     client.post(f"/backoffice/training/{batch.id}/act", data={"action": "pass", "ids": ids[:1], "csrf_token": token})
     client.post(f"/backoffice/training/{batch.id}/act", data={"action": "fail", "ids": ids[1:], "csrf_token": token})
