@@ -17,6 +17,7 @@ from ..settings import get_int, get_setting
 from ..uploads import UploadRejected, save_upload
 from ..workflows import WorkflowError, apply, available, can_edit, workflow_for
 from ..workflows.membership import current_membership, no_other_open_application
+from .common import flash_form_errors
 
 NOTICE_OPENED = "membership_notice_opened"
 NOTICE_READ = "membership_notice_read"
@@ -214,9 +215,7 @@ class MembershipView(BaseView):
             return redirect(url_for("MembershipView.detail", application_id=record.id))
         form = DeliveryForm()
         if not form.validate_on_submit():
-            for errors in form.errors.values():
-                for error in errors:
-                    flash(error, "danger")
+            flash_form_errors(form)
             return redirect(url_for("MembershipView.detail", application_id=record.id))
         record.delivery_method = form.delivery_method.data
         mail = form.delivery_method.data == "mail"

@@ -21,6 +21,7 @@ from ..models import Application, AuditLog, Enterprise, MemberTier, Setting, utc
 from ..numbering import PatternError, check_pattern
 from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
 from ..workflows import REGISTRY, STATES, WorkflowError, apply, available, diagram, state_label
+from .common import page_number
 
 PAGE_SIZE = 50
 LONG_WAIT = dt.timedelta(days=5)
@@ -93,7 +94,7 @@ class ReviewQueueView(BaseView):
             bound = dt.datetime.combine(day + (dt.timedelta(days=1) if name == "to" else dt.timedelta()), dt.time())
             query = query.where(getattr(func.coalesce(model.submitted_on, model.created_on), op)(bound))
         total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-        page = max(int(args.get("page", "1")) if args.get("page", "1").isdigit() else 1, 1)
+        page = page_number()
         rows = db.session.scalars(
             query.order_by(func.coalesce(model.submitted_on, model.created_on).asc(), model.id.asc())
             .limit(PAGE_SIZE)

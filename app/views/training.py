@@ -31,6 +31,7 @@ from ..staff import (
     staff_choices,
 )
 from ..uploads import UploadRejected, save_upload, store_generated
+from .common import flash_form_errors, page_number
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_WORKBOOK_BYTES = 20 * 1024 * 1024
@@ -201,9 +202,7 @@ class TrainingView(BaseView):
         staff = get_scoped_or_404(TechnicalStaff, staff_id)
         form = CertificateForm()
         if not form.validate_on_submit():
-            for errors in form.errors.values():
-                for error in errors:
-                    flash(error, "danger")
+            flash_form_errors(form)
             return redirect(url_for("TrainingView.staff_detail", staff_id=staff.id))
         try:
             scan = request.files.get("scan")
@@ -511,7 +510,7 @@ class StaffSearchView(BaseView):
     def search(self):
         q = request.args.get("q", "").strip()
         flagged = request.args.get("flagged") == "1"
-        page = max(int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit() else 1, 1)
+        page = page_number()
         elsewhere = other_employers_column().label("elsewhere")
         query = scoped(select(TechnicalStaff, elsewhere), TechnicalStaff).options(joinedload(TechnicalStaff.enterprise))
         if q:
