@@ -20,6 +20,7 @@ from ..numbering import next_number
 from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
 from ..spreadsheets import SheetRejected, error_workbook, read_rows, template
 from ..staff import (
+    FIELDS,
     GENDERS,
     STAFF_COLUMNS,
     StaffRejected,
@@ -96,6 +97,8 @@ class TrainingView(BaseView):
     def _staff_form(self, staff: TechnicalStaff | None):
         form = StaffForm()
         fill_choices(form)
+        for key, _label, required in FIELDS:
+            getattr(form, key).flags.required = required  # the star; the rule itself is in check_staff
         if request.method == "GET" and staff is not None:
             for key in STAFF_COLUMNS:
                 getattr(form, key).data = getattr(staff, key)
