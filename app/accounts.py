@@ -160,12 +160,17 @@ def create_enterprise_account(phone: str, password_hash: str, data: EnterpriseDa
 # --- Passwords ---------------------------------------------------------------------------------
 
 
-def set_password(user: PlatformUser, password: str) -> None:
-    """New password; every other session of the user is signed out (session_version moves on)."""
+def set_password(user: PlatformUser, password: str, keep_current_session: bool = True) -> None:
+    """New password; every other session of the user is signed out (session_version moves on).
+
+    `keep_current_session` is for the user changing its own password in this browser; an
+    administrator resetting someone else's password must not touch the administrator's session.
+    """
     user.password = hash_password(password)
     user.session_version = (user.session_version or 0) + 1
     db.session.commit()
-    session["sv"] = user.session_version
+    if keep_current_session:
+        session["sv"] = user.session_version
 
 
 # --- Legacy accounts ---------------------------------------------------------------------------
@@ -184,9 +189,10 @@ def legacy_password_matches(account: LegacyAccount, password: str) -> bool:
         computed = password
     else:
         return False
-    return hmac.compare_digest(
-        computed.lower() if scheme != "plain" else computed, stored.lower() if scheme != "plain" else stored
-    )
+    if scheme != "plain":
+        computed, stored = computed.lower(), stored.lower()
+    # Bytes: compare_digest refuses non-ASCII str, and old plain passwords may be Chinese.
+    return hmac.compare_digest(computed.encode("utf-8"), stored.encode("utf-8"))
 
 
 def check_legacy_login(old_account: str, password: str) -> LegacyAccount:

@@ -8,10 +8,30 @@ import json
 from typing import Any
 
 from flask import g, has_request_context, request
+from flask_babel import lazy_gettext as _l
 
 from . import db
 from .models import AuditLog
 from .scoping import current_user_or_none
+
+ACTION_LABELS = {
+    "create": _l("Created"),
+    "update": _l("Changed"),
+    "delete": _l("Deleted"),
+    "archive": _l("Archived"),
+    "restore": _l("Restored"),
+    "certificate": _l("Certificate added"),
+    "transition": _l("Status change"),
+    "signup": _l("Sign-up"),
+    "confirm": _l("Enrolment confirmed"),
+    "pass": _l("Passed"),
+    "fail": _l("Failed"),
+    "reset_password": _l("Password reset"),
+}
+
+
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
 
 
 def _plain(value: Any) -> Any:
@@ -79,7 +99,11 @@ def record(
 
 
 class AuditedModelViewMixin:
-    """For back-office ModelViews: every add, edit and delete leaves an audit row."""
+    """For back-office ModelViews: every add, edit and delete leaves an audit row.
+
+    Edits and deletes are recorded in pre_update/pre_delete, so the row is committed together with
+    the change by FAB's own commit (one transaction: no change without its audit row).
+    """
 
     audit_exclude: tuple[str, ...] = ()  # columns never written to the log (password hashes)
 
@@ -89,32 +113,25 @@ class AuditedModelViewMixin:
         return {k: v for k, v in values.items() if k not in self.audit_exclude}
 
     def pre_update(self, item):
-        # FAB has already copied the form onto the item: the old values are in the attribute history.
-        self._audit_before = snapshot_before_change(item)
         super().pre_update(item)
+        # FAB has already copied the form onto the item: the old values are in the attribute history.
+        record(
+            "update",
+            type(item).__name__,
+            _pk(item),
+            before=self._audit_values(snapshot_before_change(item)),
+            after=self._audit_values(snapshot(item)),
+        )
 
     def post_add(self, item):
+        # A new row has its primary key only after FAB's commit.
         record("create", type(item).__name__, _pk(item), after=self._audit_values(snapshot(item)))
         db.session.commit()
         super().post_add(item)
 
-    def post_update(self, item):
-        record(
-            "update", type(item).__name__, _pk(item), before=getattr(self, "_audit_before", None), after=snapshot(item)
-        )
-        db.session.commit()
-        super().post_update(item)
-
     def pre_delete(self, item):
-        self._audit_before = snapshot(item)
         super().pre_delete(item)
-
-    def post_delete(self, item):
-        record(
-            "delete", type(item).__name__, _pk(item), before=self._audit_values(getattr(self, "_audit_before", None))
-        )
-        db.session.commit()
-        super().post_delete(item)
+        record("delete", type(item).__name__, _pk(item), before=self._audit_values(snapshot(item)))
 
 
 def _pk(item: Any) -> Any:

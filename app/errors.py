@@ -37,4 +37,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def other_http_error(error: HTTPException):
-        return render(error.code or 500, error.description or "")
+        return render(error.code or 500, _("The request could not be completed."))
+
+    @app.errorhandler(500)
+    def server_error(error):
+        return render(500, _("Something went wrong on our side. Please try again later."))

@@ -241,6 +241,7 @@ class PaymentForm(FlaskForm):
 
 class ReviewForm(FlaskForm):
     transition = HiddenField()
+    version = HiddenField()
     comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=2000)])
 
 

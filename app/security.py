@@ -117,6 +117,16 @@ class PlatformSecurityManager(SecurityManager):
     rolemodelview = PlatformRoleModelView
     groupmodelview = PlatformGroupModelView
 
+    def reset_password(self, userid, password):
+        """FAB's password reset screens (Admin): also sign out the user's other sessions, and audit."""
+        from . import audit
+        from .accounts import set_password
+
+        user = self.get_user_by_id(userid)
+        audit.record("reset_password", "PlatformUser", user.id)
+        own = g.user is not None and getattr(g.user, "id", None) == user.id
+        set_password(user, password, keep_current_session=own)
+
     def exist_permission_on_roles(self, view_name: str, permission_name: str, role_ids: list[int]) -> bool:
         """FAB asks once per check (every menu item, every button): answer from one query per request."""
         if not has_request_context():

@@ -202,11 +202,16 @@ def check_code(phone: str, purpose: str, code: str | None) -> None:
     )
     if record is None or record.expires_on <= utcnow():
         raise SmsError(_("The verification code has expired or was not requested; please get a new one"))
-    if record.attempts >= _setting("SMS_MAX_ATTEMPTS"):
+    # Count the try before comparing, atomically: parallel guesses cannot exceed the limit.
+    counted = db.session.execute(
+        update(SmsCode)
+        .where(SmsCode.id == record.id, SmsCode.consumed_on.is_(None), SmsCode.attempts < _setting("SMS_MAX_ATTEMPTS"))
+        .values(attempts=SmsCode.attempts + 1)
+    )
+    db.session.commit()
+    if counted.rowcount != 1:
         raise SmsError(_("Too many wrong codes; please get a new verification code"))
     if not hmac.compare_digest(record.code_hash, _hash(phone, purpose, code)):
-        db.session.execute(update(SmsCode).where(SmsCode.id == record.id).values(attempts=SmsCode.attempts + 1))
-        db.session.commit()
         raise SmsError(_("The verification code is wrong"))
     consumed = db.session.execute(
         update(SmsCode).where(SmsCode.id == record.id, SmsCode.consumed_on.is_(None)).values(consumed_on=utcnow())

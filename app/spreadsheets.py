@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -26,7 +27,10 @@ class SheetRejected(ValueError):
 
 
 def headers() -> list[str]:
-    return [f"{label}*" if required else str(label) for _key, label, required in FIELDS]
+    """Column titles of the 报名表, always in Chinese: a sheet must import whatever language the
+    uploader's interface was in when it was downloaded."""
+    with force_locale("zh"):
+        return [f"{label}*" if required else str(label) for _key, label, required in FIELDS]
 
 
 def template(batch_name: str, notice: str) -> bytes:

@@ -112,6 +112,7 @@ def staff_choices() -> dict[str, list[str]]:
     }
 
 
+IDENTITY_FIELDS = ("name", "id_number", "gender")
 STAFF_COLUMNS = ["name", "gender", "id_number", "mobile", "education", "major", "title", "position", "insurance_months"]
 
 
@@ -126,6 +127,15 @@ def save_staff(enterprise_id: int, values: dict[str, Any], staff: TechnicalStaff
     )
     if duplicate:
         raise StaffRejected(_("A staff member with this ID card number is already registered"))
+    if staff is not None and any(values[key] != getattr(staff, key) for key in IDENTITY_FIELDS):
+        signed_up = db.session.scalar(
+            select(func.count()).select_from(Enrollment).where(Enrollment.staff_id == staff.id)
+        )
+        if signed_up:
+            # Sign-ups and training certificates belong to this person: they must not move to another.
+            raise StaffRejected(
+                _("This person has training sign-ups: the name, ID card number and gender cannot be changed")
+            )
     before = audit.snapshot(staff, STAFF_COLUMNS) if staff else None
     if staff is None:
         staff = TechnicalStaff(enterprise_id=enterprise_id)
@@ -185,7 +195,15 @@ def sign_up(
         return result
     choices = staff_choices()
     seen: dict[str, int] = {}
-    already = set(db.session.scalars(select(Enrollment.id_number).where(Enrollment.batch_id == batch_id)))
+    already = dict(
+        db.session.execute(
+            select(Enrollment.id_number, Enrollment.enterprise_id).where(Enrollment.batch_id == batch_id)
+        ).all()
+    )
+    registered = {
+        staff.id_number: staff
+        for staff in db.session.scalars(select(TechnicalStaff).where(TechnicalStaff.enterprise_id == enterprise_id))
+    }
     for number, raw in rows:
         values, errors = check_staff(raw, choices)
         id_number = values.get("id_number")
@@ -193,7 +211,18 @@ def sign_up(
             if id_number in seen:
                 errors["id_number"] = _("Repeats row %(n)s of this file", n=seen[id_number])
             elif id_number in already:
-                errors["id_number"] = _("This person is already signed up for this batch")
+                errors["id_number"] = (
+                    _("This person is already signed up for this batch")
+                    if already[id_number] == enterprise_id
+                    else _(
+                        "This person is already signed up for this batch by another employer; please contact the association"
+                    )
+                )
+            elif id_number in registered and values["name"] and registered[id_number].name != values["name"]:
+                errors["name"] = _(
+                    "The name differs from the staff record with this ID card number (%(name)s)",
+                    name=registered[id_number].name,
+                )
             seen.setdefault(id_number, number)
         for key, message in errors.items():
             result.errors.append((number, labels[key], message))
@@ -217,14 +246,7 @@ def sign_up(
         db.session.rollback()
         return result
 
-    existing = {
-        s.id_number: s
-        for s in db.session.scalars(
-            select(TechnicalStaff).where(
-                TechnicalStaff.enterprise_id == enterprise_id, TechnicalStaff.id_number.in_(list(seen))
-            )
-        )
-    }
+    existing = registered
     new_staff = []
     for values in result.rows:
         staff = existing.get(values["id_number"])

@@ -111,3 +111,20 @@ def test_association_user_changes_password_too(app, client, auth):
 
 def test_anonymous_is_sent_to_login(client):
     assert "/login/" in client.get("/account/info").headers["Location"]
+
+
+def test_admin_password_reset_signs_the_user_out(app, client, auth):
+    user = make_enterprise_user()
+    victim_session = app.test_client()
+    AuthActions(victim_session).login(user.username)
+    assert victim_session.get("/portal/").status_code == 200
+    admin = make_user("Admin")
+    auth.login(admin.username)
+    token = csrf_token(client, "/users/list/")
+    response = client.post(
+        f"/resetpassword/form?pk={user.id}",
+        data={"password": "Reset2026ok", "conf_password": "Reset2026ok", "csrf_token": token},
+    )
+    assert response.status_code == 302
+    assert victim_session.get("/portal/").status_code == 302
+    assert client.get("/users/list/").status_code == 200  # the administrator stays signed in

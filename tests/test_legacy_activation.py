@@ -205,3 +205,16 @@ def test_enterprise_already_registered_blocks_activation(app, client, legacy):
     db.session.expire_all()
     assert legacy.activated_on is None
     assert db.session.scalar(select(func.count()).select_from(Enterprise)) == 1
+
+
+def test_chinese_plain_password_does_not_crash(app, client):
+    import_legacy_accounts(csv_bytes(row("zh_pw_user", "安防密码1", "plain")))
+    token = csrf_token(client, "/activate/")
+    response = client.post(
+        "/activate/", data={"old_account": "zh_pw_user", "password": "错误密码", "csrf_token": token}
+    )
+    assert response.status_code == 200 and "老系统账号或密码错误" in response.get_data(as_text=True)
+    response = client.post(
+        "/activate/", data={"old_account": "zh_pw_user", "password": "安防密码1", "csrf_token": token}
+    )
+    assert response.headers["Location"].endswith("/activate/phone")

@@ -264,3 +264,61 @@ def test_withdraw(app, client, auth):
     )
     db.session.expire_all()
     assert record.status == "withdrawn"
+
+
+def test_payment_cannot_skip_the_payment_form(app, client, auth):
+    user = make_enterprise_user()
+    reviewer = make_user("Reviewer")
+    record = make_membership_application(user.enterprise, status="approved")
+    auth.login(user.username)
+    assert pay(client, record.id).status_code == 302
+    db.session.refresh(record)
+    apply(record, "return_payment", reviewer, comment="截图不清晰")
+    db.session.expire_all()
+    assert record.status == "payment_returned" and record.payment_file_id is None  # a new screenshot is needed
+    token = csrf_token(client, "/membership/")
+    client.post(f"/membership/{record.id}/act", data={"transition": "pay", "csrf_token": token})
+    client.post(f"/membership/{record.id}/act", data={"transition": "submit", "csrf_token": token})
+    db.session.expire_all()
+    assert record.status == "payment_returned"
+
+
+def test_reviewer_cannot_approve_what_changed_since_the_page_was_loaded(app, client, auth):
+    owner = make_enterprise_user()
+    record = make_membership_application(owner.enterprise, status="submitted")
+    seen_version = record.version
+    # The enterprise edits its materials after the reviewer opened the page.
+    owner_client = app.test_client()
+    from conftest import AuthActions
+
+    AuthActions(owner_client).login(owner.username)
+    data = dict(
+        FORM, tier=str(tier_id()), main_business="改过的内容", csrf_token=csrf_token(owner_client, "/membership/")
+    )
+    owner_client.post(f"/membership/{record.id}/edit", data=data)
+    auth.login(make_user("Reviewer").username)
+    token = csrf_token(client, "/backoffice/review/")
+    response = client.post(
+        f"/backoffice/review/membership/{record.id}/act",
+        data={"transition": "approve", "version": str(seen_version), "csrf_token": token},
+    )
+    assert "刷新" in client.get(response.headers["Location"]).get_data(as_text=True)
+    db.session.expire_all()
+    assert record.status == "submitted" and record.main_business == "改过的内容"
+
+
+def test_delivery_choice_is_audited_and_locked_to_payable_states(app, client, auth):
+    from app.models import AuditLog
+
+    user = make_enterprise_user()
+    record = make_membership_application(user.enterprise, status="received")
+    auth.login(user.username)
+    token = csrf_token(client, "/membership/")
+    client.post(f"/membership/{record.id}/delivery", data={"delivery_method": "pickup", "csrf_token": token})
+    db.session.expire_all()
+    assert record.delivery_method is None
+    apply(record, "approve", make_user("Reviewer"))
+    client.post(f"/membership/{record.id}/delivery", data={"delivery_method": "pickup", "csrf_token": token})
+    db.session.expire_all()
+    assert record.delivery_method == "pickup"
+    assert db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.after.contains("pickup"))) == 1

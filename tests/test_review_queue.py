@@ -109,7 +109,7 @@ def test_audit_log_shows_every_step(app, client, auth):
     entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "transition"))
     assert entry.actor_id == reviewer.id and entry.ip == "127.0.0.1" and entry.request_id
     page = client.get("/backoffice/audit/list/").get_data(as_text=True)
-    assert "transition" in page and "MembershipApplication" in page
+    assert "状态变更" in page and "MembershipApplication" in page
 
 
 def test_reviewer_cannot_change_configuration(app, client, auth):
@@ -185,3 +185,29 @@ def test_admin_user_management_is_audited_without_password(app, client, auth):
     entry = db.session.scalar(select(AuditLog).where(AuditLog.object_type == "PlatformUser"))
     assert entry.action == "create" and "zhangjing2" in entry.after and "password" not in entry.after
     assert entry.actor_id == admin.id
+
+
+def test_user_edit_audit_never_contains_the_password_hash(app, client, auth):
+    admin = make_user("Admin")
+    target = make_user("Reviewer", username="edit_me")
+    auth.login(admin.username)
+    token = csrf_token(client, "/users/list/")
+    reviewer_role = app.appbuilder.sm.find_role("Reviewer")
+    response = client.post(
+        f"/users/edit/{target.id}",
+        data={
+            "first_name": "改",
+            "last_name": "名",
+            "username": "edit_me",
+            "active": "y",
+            "email": "edit_me@example.com",
+            "roles": [str(reviewer_role.id)],
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 302
+    entry = db.session.scalar(
+        select(AuditLog).where(AuditLog.object_type == "PlatformUser", AuditLog.action == "update")
+    )
+    assert entry is not None and "改" in entry.after
+    assert "scrypt" not in (entry.before or "") + entry.after and '"password"' not in entry.after

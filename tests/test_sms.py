@@ -184,3 +184,16 @@ def test_http_gateway_unreachable():
     gateway = HttpGateway("http://127.0.0.1:9/none", "t", timeout=0.5)
     with pytest.raises(SmsSendError):
         gateway.send(PHONE, "x", "register", "123456")
+
+
+def test_wrong_tries_are_counted_atomically(app):
+    send_code(PHONE, "register")
+    code = last_code(app, PHONE, "register")
+    row = db.session.scalar(select(SmsCode))
+    row.attempts = 4  # four wrong tries already made, e.g. by parallel requests
+    db.session.commit()
+    with pytest.raises(SmsError):
+        check_code(PHONE, "register", "000000" if code != "000000" else "111111")
+    with pytest.raises(SmsError) as excinfo:
+        check_code(PHONE, "register", code)
+    assert "次数过多" in excinfo.value.message

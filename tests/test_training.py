@@ -414,3 +414,30 @@ def test_last_seats_race(_app, tmp_path, database_url):
         assert sorted(r.enrolled for r in results) == [0, 3]
         assert any("名额不足" in message for r in results for _row, _col, message in r.errors)
         clean_database()
+
+
+def test_identity_of_a_signed_up_person_cannot_change(app, client, auth):
+    user = make_enterprise_user()
+    batch = make_batch()
+    auth.login(user.username)
+    staff_form(client, person(80))
+    staff = db.session.scalar(select(TechnicalStaff))
+    client.get(f"/training/batch/{batch.id}")
+    client.post(f"/training/batch/{batch.id}/signup/{staff.id}", data={"csrf_token": csrf_token(client, "/training/")})
+    response = staff_form(client, person(80, name="冒名者"), url=f"/training/staff/{staff.id}/edit")
+    assert "不能修改" in response.get_data(as_text=True)
+    response = staff_form(client, person(80, title="高级工程师"), url=f"/training/staff/{staff.id}/edit")
+    db.session.expire_all()
+    assert (staff.name, staff.title) == ("技术员80", "高级工程师")
+    # the sheet cannot rename a registered person either
+    other_batch = make_batch(name="第三期")
+    response = upload(client, other_batch.id, workbook([person(80, name="冒名者")]))
+    assert "不一致" in response.get_data(as_text=True)
+
+
+def test_another_employers_sign_up_is_named_as_such(app):
+    first, second = make_enterprise_user(), make_enterprise_user()
+    batch = make_batch()
+    sign_up(batch.id, first.enterprise_id, [(2, person(90))])
+    result = sign_up(batch.id, second.enterprise_id, [(2, person(90))])
+    assert any("其他单位" in message for _row, _column, message in result.errors)

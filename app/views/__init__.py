@@ -283,6 +283,9 @@ def register(appbuilder) -> None:
     from ..workflows import state_colour, state_label
 
     current_app.jinja_env.globals.update(state_label=state_label, state_colour=state_colour)
+    from ..audit import action_label
+
+    current_app.jinja_env.filters["audit_action"] = action_label
     current_app.jinja_env.filters["datetime_local"] = lambda value: (
         format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
     )

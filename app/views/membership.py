@@ -7,15 +7,15 @@ import datetime as dt
 from flask import flash, g, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from .. import audit, db
 from ..forms import DeliveryForm, MembershipForm, PaymentForm
-from ..models import Application, Membership, MembershipApplication, MemberTier, utcnow
+from ..models import Membership, MembershipApplication, MemberTier, utcnow
 from ..scoping import get_scoped_or_404, scoped
 from ..settings import get_int, get_setting
 from ..uploads import UploadRejected, save_upload
-from ..workflows import WorkflowError, apply, available, can_edit, workflow_for
+from ..workflows import InvalidTransition, WorkflowError, apply, available, can_edit, claim_for_change, workflow_for
 from ..workflows.membership import current_membership, no_other_open_application
 from .common import flash_form_errors
 
@@ -31,6 +31,18 @@ FORM_FIELDS = (
     "contact_person",
     "contact_phone",
 )
+
+
+# Transitions the enterprise fires with a bare button; the others come with their own form.
+ACT_TRANSITIONS = ("withdraw", "resubmit")
+PAYABLE_STATES = ("approved", "payment_returned")
+DELIVERY_FIELDS = ["delivery_method", "mail_recipient", "mail_phone", "mail_address"]
+
+
+def _form_version() -> int | None:
+    """The application version the submitted page showed (stale pages are refused)."""
+    value = request.form.get("version", "")
+    return int(value) if value.isdigit() else None
 
 
 def tier_choices() -> list[tuple[int, str]]:
@@ -162,34 +174,19 @@ class MembershipView(BaseView):
             form.tier.data = record.tier_id
         if form.validate_on_submit():
             # The lock is checked again at write time: a reviewer may have received it meanwhile.
-            # Bumping the version also makes a concurrent review action on the old data fail.
-            claimed = db.session.execute(
-                update(Application)
-                .where(
-                    Application.id == record.id,
-                    Application.version == record.version,
-                    Application.status.in_(workflow_for(record).editable_states),
-                )
-                .values(version=Application.version + 1, changed_on=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-            if claimed.rowcount != 1:
-                db.session.rollback()
+            try:
+                claim_for_change(record, workflow_for(record).editable_states, _form_version())
+            except WorkflowError:
                 flash(_("The association has received the materials; they can no longer be changed"), "warning")
-            else:
-                before = audit.snapshot(record, ["tier_id", *FORM_FIELDS])
-                record.tier_id = form.tier.data
-                for name in FORM_FIELDS:
-                    setattr(record, name, getattr(form, name).data)
-                audit.record(
-                    "update",
-                    "MembershipApplication",
-                    record.id,
-                    before=before,
-                    after=audit.snapshot(record, ["tier_id", *FORM_FIELDS]),
-                )
-                db.session.commit()
-                flash(_("The application has been updated"), "success")
+                return redirect(url_for("MembershipView.detail", application_id=record.id))
+            before = audit.snapshot(record, ["tier_id", *FORM_FIELDS])
+            record.tier_id = form.tier.data
+            for name in FORM_FIELDS:
+                setattr(record, name, getattr(form, name).data)
+            after = audit.snapshot(record, ["tier_id", *FORM_FIELDS])
+            audit.record("update", "MembershipApplication", record.id, before=before, after=after)
+            db.session.commit()
+            flash(_("The application has been updated"), "success")
             return redirect(url_for("MembershipView.detail", application_id=record.id))
         return self.render_template("membership/form.html", form=form, title=_("Edit materials"), record=record)
 
@@ -197,8 +194,12 @@ class MembershipView(BaseView):
     @has_access
     def act(self, application_id: int):
         record = self._own(application_id)
+        name = request.form.get("transition", "")
         try:
-            apply(record, request.form.get("transition", ""), g.user, request.form.get("comment"))
+            if name not in ACT_TRANSITIONS:
+                # 提交申请 and 立即提交 carry data and go through their own forms.
+                raise InvalidTransition(_("Unknown action"))
+            apply(record, name, g.user, request.form.get("comment"), expected_version=_form_version())
         except WorkflowError as error:
             flash(error.message, "danger")
         else:
@@ -210,18 +211,27 @@ class MembershipView(BaseView):
     def delivery(self, application_id: int):
         """证书发放方式 -> 去缴费."""
         record = self._own(application_id)
-        if record.status not in ("approved", "payment_returned"):
+        if record.status not in PAYABLE_STATES:
             flash(_("Payment is not possible in the current state"), "warning")
             return redirect(url_for("MembershipView.detail", application_id=record.id))
         form = DeliveryForm()
         if not form.validate_on_submit():
             flash_form_errors(form)
             return redirect(url_for("MembershipView.detail", application_id=record.id))
+        try:
+            claim_for_change(record, PAYABLE_STATES)
+        except WorkflowError as error:
+            flash(error.message, "danger")
+            return redirect(url_for("MembershipView.detail", application_id=record.id))
+        before = audit.snapshot(record, DELIVERY_FIELDS)
         record.delivery_method = form.delivery_method.data
         mail = form.delivery_method.data == "mail"
         record.mail_recipient = form.mail_recipient.data.strip() if mail else None
         record.mail_phone = form.mail_phone.data if mail else None
         record.mail_address = form.mail_address.data.strip() if mail else None
+        audit.record(
+            "update", "MembershipApplication", record.id, before=before, after=audit.snapshot(record, DELIVERY_FIELDS)
+        )
         db.session.commit()
         return redirect(url_for("MembershipView.pay", application_id=record.id))
 
@@ -230,7 +240,7 @@ class MembershipView(BaseView):
     def pay(self, application_id: int):
         """上传转账截图 + 联系手机号 -> 立即提交."""
         record = self._own(application_id)
-        if record.status not in ("approved", "payment_returned") or not record.delivery_method:
+        if record.status not in PAYABLE_STATES or not record.delivery_method:
             return redirect(url_for("MembershipView.detail", application_id=record.id))
         form = PaymentForm()
         if request.method == "GET":

@@ -15,7 +15,7 @@ from sqlalchemy.orm import contains_eager
 from wtforms.validators import ValidationError
 
 from .. import db, regions
-from ..audit import AuditedModelViewMixin
+from ..audit import AuditedModelViewMixin, action_label
 from ..forms import ReviewForm
 from ..models import Application, AuditLog, Enterprise, MemberTier, Setting, utcnow
 from ..numbering import PatternError, check_pattern
@@ -25,6 +25,11 @@ from .common import page_number
 
 PAGE_SIZE = 50
 LONG_WAIT = dt.timedelta(days=5)
+
+
+def _version(value: str | None) -> int | None:
+    """The version the reviewer's page showed; the engine refuses the action if it changed since."""
+    return int(value) if value and value.isdigit() else None
 
 
 def _format_time(value):
@@ -138,7 +143,13 @@ class ReviewQueueView(BaseView):
         form = ReviewForm()
         if form.validate_on_submit():
             try:
-                apply(record, form.transition.data, g.user, form.comment.data)
+                apply(
+                    record,
+                    form.transition.data,
+                    g.user,
+                    form.comment.data,
+                    expected_version=_version(form.version.data),
+                )
             except WorkflowError as error:
                 flash(error.message, "danger")
             else:
@@ -160,7 +171,13 @@ class ReviewQueueView(BaseView):
         done, failed = 0, []
         for record in records:
             try:
-                apply(record, form.transition.data, g.user, form.comment.data)
+                apply(
+                    record,
+                    form.transition.data,
+                    g.user,
+                    form.comment.data,
+                    expected_version=_version(request.form.get(f"version_{record.id}")),
+                )
                 done += 1
             except WorkflowError as error:
                 failed.append(f"#{record.id} {record.enterprise.name}：{error.message}")
@@ -211,7 +228,7 @@ class AuditLogView(ScopedActionsMixin, ModelView):
     search_columns = ["actor_name", "action", "object_type", "object_id", "at", "ip"]
     base_order = ("id", "desc")
     page_size = 50
-    formatters_columns = {"at": _format_time}
+    formatters_columns = {"at": _format_time, "action": action_label}
     label_columns = {
         "at": _l("Time"),
         "actor_name": _l("Operator"),

@@ -10,7 +10,9 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
+from wtforms import SelectField
 
 from .. import audit, db
 from ..audit import AuditedModelViewMixin
@@ -41,6 +43,14 @@ ENROLLMENT_STATES = {
     "confirmed": _l("Confirmed"),
     "passed": _l("Passed"),
     "failed": _l("Failed"),
+}
+
+
+BATCH_STATES = {
+    "draft": _l("Draft (not shown)"),
+    "open": _l("Open for sign-up"),
+    "closed": _l("Sign-up closed"),
+    "finished": _l("Finished"),
 }
 
 
@@ -382,7 +392,10 @@ class TrainingBatchView(AuditedModelViewMixin, ScopedActionsMixin, ModelView):
         "signup_closes_on": _l("Sign-up closes"),
         "status": _l("Status"),
     }
-    description_columns = {"status": _l("draft: not shown; open: sign-up possible in the window; closed; finished")}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "status": SelectField(_l("Status"), choices=list(BATCH_STATES.items()), default="open"),
+    }
+    formatters_columns = {"status": lambda code: str(BATCH_STATES.get(code, code))}
 
     def pre_add(self, item):
         check_batch(item)
@@ -395,7 +408,7 @@ class TrainingBatchView(AuditedModelViewMixin, ScopedActionsMixin, ModelView):
 
 def check_batch(batch: TrainingBatch) -> None:
     if batch.status not in ("draft", "open", "closed", "finished"):
-        raise ValueError(_("The status must be draft, open, closed or finished"))
+        raise ValueError(_("Please choose a status"))
     if batch.ends_on < batch.starts_on or batch.signup_closes_on < batch.signup_opens_on:
         raise ValueError(_("An end date is before its start date"))
     if batch.capacity is None or batch.capacity < 1:
@@ -425,7 +438,7 @@ class EnrollmentAdminView(BaseView):
             .group_by(TrainingBatch.id)
             .order_by(TrainingBatch.starts_on.desc())
         ).all()
-        return self.render_template("training/admin_overview.html", batches=batches)
+        return self.render_template("training/admin_overview.html", batches=batches, batch_states=BATCH_STATES)
 
     @expose("/<int:batch_id>/")
     @has_access
@@ -461,11 +474,16 @@ class EnrollmentAdminView(BaseView):
                 values["result_on"] = dt.date.today()
             if target == "passed":
                 values["certificate_number"] = next_number("training")
-            moved = db.session.execute(
-                update(Enrollment)
-                .where(Enrollment.id == enrollment_id, Enrollment.batch_id == batch.id, Enrollment.status == source)
-                .values(**values)
-            )
+            try:
+                moved = db.session.execute(
+                    update(Enrollment)
+                    .where(Enrollment.id == enrollment_id, Enrollment.batch_id == batch.id, Enrollment.status == source)
+                    .values(**values)
+                )
+            except IntegrityError:  # a certificate number already in use (a pattern without {year}, say)
+                db.session.rollback()
+                skipped += 1
+                continue
             if moved.rowcount == 1:
                 audit.record(
                     action,

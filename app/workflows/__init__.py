@@ -179,8 +179,14 @@ _STAMPS = {"submitted": "submitted_on", "received": "received_on"}
 _DECISIONS = {"approved", "refused", "completed"}
 
 
-def apply(record: Application, name: str, actor: Any, comment: str | None = None) -> StatusLog:
-    """Fire transition `name` on `record` as `actor`; refuse with a WorkflowError or commit it all."""
+def apply(
+    record: Application, name: str, actor: Any, comment: str | None = None, expected_version: int | None = None
+) -> StatusLog:
+    """Fire transition `name` on `record` as `actor`; refuse with a WorkflowError or commit it all.
+
+    `expected_version` is the version the actor's page showed: if the application changed since
+    (the enterprise edited it, another reviewer acted), the action is refused as a Conflict.
+    """
     workflow = workflow_for(record)
     transition = workflow.by_name.get(name)
     if transition is None:
@@ -212,7 +218,11 @@ def apply(record: Application, name: str, actor: Any, comment: str | None = None
         values.update(decided_on=now, decided_by_id=actor.id)
     moved = db.session.execute(
         update(Application)
-        .where(Application.id == record.id, Application.status == current, Application.version == record.version)
+        .where(
+            Application.id == record.id,
+            Application.status == current,
+            Application.version == (record.version if expected_version is None else expected_version),
+        )
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -266,6 +276,24 @@ def _notify_after_commit(record: Application, workflow: Workflow, transition: Tr
     except Exception:  # a failed message must never undo or hide the committed decision
         log.exception("notifying enterprise %s about application %s failed", record.enterprise_id, record.id)
         db.session.rollback()
+
+
+def claim_for_change(record: Application, states: tuple[str, ...], expected_version: int | None = None) -> None:
+    """Before the owner changes an application's data outside a transition (edit, delivery choice):
+    bump its version if it is still in one of `states`, so the change and any concurrent review
+    action on the old data cannot both succeed. Raises Conflict otherwise; the caller commits.
+    """
+    version = record.version if expected_version is None else expected_version
+    claimed = db.session.execute(
+        update(Application)
+        .where(Application.id == record.id, Application.version == version, Application.status.in_(states))
+        .values(version=version + 1, changed_on=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        raise Conflict(_("This application has just been changed by someone else; please reload the page"))
+    db.session.expire(record, ["version", "changed_on"])
 
 
 def waiting_since(record: Application):

@@ -62,6 +62,11 @@ def stamp_payment(record: MembershipApplication, actor, context) -> None:
     record.payment_submitted_on = utcnow()
 
 
+def clear_payment(record: MembershipApplication, actor, context) -> None:
+    """A returned payment needs a new transfer screenshot (the old file stays stored)."""
+    record.payment_file_id = None
+
+
 def make_member(record: MembershipApplication, actor, context) -> None:
     today = dt.date.today()
     months = get_int("membership.period_months")
@@ -184,6 +189,7 @@ WORKFLOW = register(
                 _l("Return payment"),
                 permission="can_return_payment",
                 needs_comment=True,
+                effects=(clear_payment,),
                 notify=_l("payment returned"),
                 style="warning",
             ),
