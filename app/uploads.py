@@ -15,6 +15,8 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import gettext as _
 from PIL import Image, ImageOps
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
 from . import db
@@ -31,6 +33,25 @@ DEFAULT_LIMITS = {
 }
 # Active PDF content we refuse: scanned certificates and contracts never need it.
 PDF_ACTIVE_MARKERS = (b"/JavaScript", b"/JS", b"/Launch", b"/EmbeddedFile", b"/RichMedia")
+
+
+PENDING_KEY = "uploaded_paths"
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_uploaded_files(session: Session) -> None:
+    session.info.pop(PENDING_KEY, None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _remove_uploaded_files(session: Session) -> None:
+    """A file whose database row was rolled back is deleted too: no orphans on disk."""
+    for path in session.info.pop(PENDING_KEY, []):
+        Path(path).unlink(missing_ok=True)
+
+
+def _track(path: Path) -> None:
+    db.session.info.setdefault(PENDING_KEY, []).append(str(path))
 
 
 class UploadRejected(ValueError):
@@ -176,6 +197,7 @@ def save_upload(
     tmp = path.with_suffix(path.suffix + ".part")
     tmp.write_bytes(checked.data)
     os.replace(tmp, path)
+    _track(path)
     stored = StoredFile(
         enterprise_id=enterprise_id,
         uploaded_by_id=uploaded_by_id,
@@ -206,6 +228,7 @@ def store_generated(
     path = storage_path(storage_key)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+    _track(path)
     stored = StoredFile(
         enterprise_id=enterprise_id,
         purpose=purpose,

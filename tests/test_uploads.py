@@ -191,3 +191,13 @@ def test_anonymous_cannot_download(app, client):
     db.session.commit()
     response = client.get(f"/files/{stored.id}")
     assert response.status_code == 302 and "/login/" in response.headers["Location"]
+
+
+def test_file_of_a_rolled_back_upload_is_removed(app):
+    stored = upload(image_bytes("PNG"), "kept.png")
+    db.session.commit()
+    kept = storage_path(stored.storage_key)
+    dropped = storage_path(upload(image_bytes("PNG"), "dropped.png").storage_key)
+    assert dropped.exists()
+    db.session.rollback()  # e.g. the workflow refused the payment this screenshot came with
+    assert not dropped.exists() and kept.exists()
