@@ -135,10 +135,12 @@ def _start_of_local_day() -> dt.datetime:
     return local_midnight.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def send_code(phone: str, purpose: str) -> SmsCode:
+def send_code(phone: str, purpose: str, deliver: bool = True) -> SmsCode:
     """Create and send a code. Refuses within the resend interval and beyond the daily cap.
 
     On a gateway failure nothing is kept (the user may simply try again) and SmsError is raised.
+    With deliver=False the code is recorded (so cooldown and daily cap answer exactly as for a real
+    one) but never sent: for phones the page must not reveal as unknown.
     """
     if purpose not in PURPOSES:
         raise ValueError(f"unknown SMS purpose {purpose}")
@@ -175,6 +177,9 @@ def send_code(phone: str, purpose: str) -> SmsCode:
     )
     db.session.add(record)
     db.session.flush()
+    if not deliver:
+        db.session.commit()
+        return record
     try:
         gateway().send(phone, text, purpose, code)
     except SmsSendError:

@@ -97,3 +97,22 @@ def test_reset_step_two_needs_a_verified_phone(app, client):
     assert response.headers["Location"].endswith("/forgot-password/")
     db.session.expire_all()
     assert db.session.scalar(select(PlatformUser.password).where(PlatformUser.id == user.id)) == user.password
+
+
+def test_unknown_and_known_phones_answer_alike_on_repeat(app, client):
+    user = make_enterprise_user()
+    token = csrf_token(client, "/forgot-password/")
+    answers = []
+    for phone in (user.phone, "13011113333"):
+        first = client.post("/forgot-password/code", data={"phone": phone, "csrf_token": token})
+        second = client.post("/forgot-password/code", data={"phone": phone, "csrf_token": token})
+        answers.append(
+            (
+                first.status_code,
+                first.get_json()["ok"],
+                second.status_code,
+                "秒后再获取" in second.get_json()["message"],
+            )
+        )
+    assert answers[0] == answers[1] == (200, True, 400, True)
+    assert [m["to"] for m in outbox(app)] == [user.phone]

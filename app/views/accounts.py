@@ -217,10 +217,14 @@ class PasswordResetView(BaseView):
             phone = normalize_phone(request.form.get("phone"))
         except SmsError as error:
             return jsonify(ok=False, message=error.message, wait=0), 400
-        if db.session.query(PlatformUser.id).filter(PlatformUser.phone == phone).first() is None:
-            # Same answer as for a registered phone: the page must not tell who has an account.
-            return jsonify(ok=True, message=_("The verification code has been sent"), wait=60)
-        return send_code_response("reset_password")
+        known = db.session.query(PlatformUser.id).filter(PlatformUser.phone == phone).first() is not None
+        # An unknown phone goes through the same limits and gets the same answers, but no message:
+        # the page must not tell who has an account.
+        try:
+            send_code(phone, "reset_password", deliver=known)
+        except SmsError as error:
+            return jsonify(ok=False, message=error.message, wait=error.retry_after or 0), 400
+        return jsonify(ok=True, message=_("The verification code has been sent"), wait=60)
 
     @expose("/new", methods=["GET", "POST"])
     def new_password(self):
