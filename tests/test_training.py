@@ -441,3 +441,20 @@ def test_another_employers_sign_up_is_named_as_such(app):
     sign_up(batch.id, first.enterprise_id, [(2, person(90))])
     result = sign_up(batch.id, second.enterprise_id, [(2, person(90))])
     assert any("其他单位" in message for _row, _column, message in result.errors)
+
+
+def test_single_sign_up_from_the_staff_list(app, client, auth):
+    user = make_enterprise_user()
+    batch = make_batch()
+    auth.login(user.username)
+    staff_form(client, person(95))
+    staff = db.session.scalar(select(TechnicalStaff))
+    page = client.get("/training/").get_data(as_text=True)
+    assert f"/training/batch/{batch.id}/signup/{staff.id}" in page
+    token = csrf_token(client, "/training/")
+    response = client.post(f"/training/batch/{batch.id}/signup/{staff.id}", data={"back": "list", "csrf_token": token})
+    assert response.headers["Location"].endswith("/training/batch/%d" % batch.id)  # the notice must be read first
+    client.get(f"/training/batch/{batch.id}")
+    response = client.post(f"/training/batch/{batch.id}/signup/{staff.id}", data={"back": "list", "csrf_token": token})
+    assert response.headers["Location"].endswith("/training/")
+    assert count(Enrollment) == 1

@@ -350,9 +350,12 @@ class TrainingView(BaseView):
         result = sign_up(batch.id, staff.enterprise_id, [(0, raw)], uploaded_by=g.user)
         if result.errors:
             for _row, column, message in result.errors:
-                flash(f"{column}：{message}" if column else message, "danger")
+                flash(f"{staff.name} {column}：{message}" if column else message, "danger")
         else:
             flash(_("Signed up for %(batch)s", batch=batch.name), "success")
+        # Back to where the button was: the staff list or the staff page.
+        if request.form.get("back") == "list":
+            return redirect(url_for("TrainingView.index"))
         return redirect(url_for("TrainingView.staff_detail", staff_id=staff.id))
 
 
