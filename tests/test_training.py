@@ -453,7 +453,7 @@ def test_single_sign_up_from_the_staff_list(app, client, auth):
     assert f"/training/batch/{batch.id}/signup/{staff.id}" in page
     token = csrf_token(client, "/training/")
     response = client.post(f"/training/batch/{batch.id}/signup/{staff.id}", data={"back": "list", "csrf_token": token})
-    assert response.headers["Location"].endswith("/training/batch/%d" % batch.id)  # the notice must be read first
+    assert response.headers["Location"].endswith(f"/training/batch/{batch.id}")  # the notice must be read first
     client.get(f"/training/batch/{batch.id}")
     response = client.post(f"/training/batch/{batch.id}/signup/{staff.id}", data={"back": "list", "csrf_token": token})
     assert response.headers["Location"].endswith("/training/")
