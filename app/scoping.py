@@ -67,18 +67,6 @@ def get_scoped_or_404(model: type[ModelT], pk: Any, user: Any = None) -> ModelT:
     return row
 
 
-def current_enterprise_id() -> int | None:
-    """For FAB `base_filters` (FilterEqualFunction): the signed-in enterprise user's enterprise id.
-
-    Returns -1 for anyone who is not an enterprise user so that a misconfigured enterprise list
-    shows nothing rather than everything.
-    """
-    user = current_user_or_none()
-    if user is not None and is_enterprise_user(user) and user.enterprise_id is not None:
-        return user.enterprise_id
-    return -1
-
-
 class ScopedActionsMixin:
     """For FAB ModelViews: `action` and `action_post` fetch rows by primary key alone (no
     base_filters) and crash on an unknown action name. Here both refuse unknown actions with 404,

@@ -20,11 +20,18 @@ from ..forms import ReviewForm
 from ..models import Application, AuditLog, Enterprise, MemberTier, Setting, utcnow
 from ..numbering import PatternError, check_pattern
 from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
-from ..workflows import REGISTRY, STATES, WorkflowError, apply, available, diagram, state_label
+from ..workflows import REGISTRY, WorkflowError, apply, available, diagram, state_label
 from .common import page_number
 
 PAGE_SIZE = 50
 LONG_WAIT = dt.timedelta(days=5)
+
+
+def _date_arg(name: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
 
 
 def _version(value: str | None) -> int | None:
@@ -91,19 +98,16 @@ class ReviewQueueView(BaseView):
             query = query.where(Enterprise.name.ilike(needle) | Enterprise.credit_code.ilike(needle))
         if args.get("province"):
             query = query.where(Enterprise.region_code.startswith(args["province"]))
-        for name, op in (("from", "__ge__"), ("to", "__lt__")):
-            try:
-                day = dt.date.fromisoformat(args.get(name, ""))
-            except ValueError:
-                continue
-            bound = dt.datetime.combine(day + (dt.timedelta(days=1) if name == "to" else dt.timedelta()), dt.time())
-            query = query.where(getattr(func.coalesce(model.submitted_on, model.created_on), op)(bound))
+        submitted = func.coalesce(model.submitted_on, model.created_on)
+        first_day, last_day = _date_arg("from"), _date_arg("to")
+        if first_day:
+            query = query.where(submitted >= dt.datetime.combine(first_day, dt.time()))
+        if last_day:
+            query = query.where(submitted < dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time()))
         total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
         page = page_number()
         rows = db.session.scalars(
-            query.order_by(func.coalesce(model.submitted_on, model.created_on).asc(), model.id.asc())
-            .limit(PAGE_SIZE)
-            .offset((page - 1) * PAGE_SIZE)
+            query.order_by(submitted.asc(), model.id.asc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
         ).all()
         bulk_actions = [t for t in workflow.transitions if not t.owner_only]
         return self.render_template(
@@ -296,7 +300,3 @@ class SettingView(AuditedModelViewMixin, ScopedActionsMixin, ModelView):
     def pre_update(self, item):
         check_setting_value(item.key, item.value)
         super().pre_update(item)
-
-
-def state_options(workflow) -> list[tuple[str, str]]:
-    return [(state, str(STATES[state][0])) for state in workflow.states]

@@ -16,7 +16,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
 from .. import audit, db
 from ..models import Application, StatusLog, utcnow
@@ -296,10 +296,6 @@ def claim_for_change(record: Application, states: tuple[str, ...], expected_vers
     db.session.expire(record, ["version", "changed_on"])
 
 
-def waiting_since(record: Application):
-    return record.submitted_on or record.created_on
-
-
 def diagram(kind: str) -> str:
     """Mermaid state diagram generated from the transition table."""
     workflow = REGISTRY[kind]
@@ -313,16 +309,3 @@ def diagram(kind: str) -> str:
     for state in workflow.final_states:
         lines.append(f"    {state} --> [*]")
     return "\n".join(lines)
-
-
-def open_applications(kind: str, enterprise_id: int) -> int:
-    workflow = REGISTRY[kind]
-    return db.session.scalar(
-        select(func.count())
-        .select_from(Application)
-        .where(
-            Application.kind == kind,
-            Application.enterprise_id == enterprise_id,
-            Application.status.not_in(workflow.final_states),
-        )
-    )
