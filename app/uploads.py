@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import secrets
+import time
 import unicodedata
 import warnings
 from collections.abc import Iterable
@@ -22,6 +24,8 @@ from werkzeug.datastructures import FileStorage
 from . import db
 from .models import StoredFile
 
+log = logging.getLogger(__name__)
+
 # The file kinds we accept and, for each, its extensions and default size limit (config may override).
 IMAGE_FORMATS = {"JPEG": ("image/jpeg", {".jpg", ".jpeg"}), "PNG": ("image/png", {".png"})}
 KIND_EXTENSIONS = {"image": {".jpg", ".jpeg", ".png"}, "pdf": {".pdf"}}
@@ -31,8 +35,6 @@ DEFAULT_LIMITS = {
     "UPLOAD_MAX_IMAGE_PIXELS": 40_000_000,
     "UPLOAD_MAX_IMAGE_SIDE": 12_000,
 }
-# Active PDF content we refuse: scanned certificates and contracts never need it.
-PDF_ACTIVE_MARKERS = (b"/JavaScript", b"/JS", b"/Launch", b"/EmbeddedFile", b"/RichMedia")
 
 
 PENDING_KEY = "uploaded_paths"
@@ -149,11 +151,111 @@ def check_image(data: bytes, extension: str) -> CheckedFile:
     return CheckedFile(out.getvalue(), content_type, ".jpg" if fmt == "JPEG" else ".png", width, height)
 
 
+# Names that make a PDF do something when opened or clicked: scripts, launching programs,
+# attachments, multimedia and XFA forms. Compared after pypdf has decoded #xx escapes in names.
+PDF_ACTIVE_KEYS = frozenset(
+    {"/JS", "/JavaScript", "/Launch", "/EmbeddedFile", "/EmbeddedFiles", "/EF", "/RichMedia", "/XFA"}
+)
+PDF_ACTIVE_ACTIONS = frozenset(
+    {"/JavaScript", "/Launch", "/ImportData", "/SubmitForm", "/GoToE", "/RichMediaExecute", "/Rendition"}
+)
+PDF_ACTIVE_TYPES = frozenset({"/EmbeddedFile", "/RichMedia", "/FileAttachment"})
+# Bounds on the inspection: objects visited, seconds spent, bytes inflated from one compressed stream.
+PDF_MAX_OBJECTS = 200_000
+PDF_MAX_SECONDS = 5.0
+PDF_MAX_INFLATED_STREAM = 16 * 1024 * 1024
+
+
+class _PdfTooComplex(Exception):
+    pass
+
+
+def _resolve(value):
+    from pypdf.generic import IndirectObject
+
+    return value.get_object() if isinstance(value, IndirectObject) else value
+
+
+def _pdf_has_active_content(reader) -> bool:
+    """Walk every object the cross-reference knows (object streams included) and the trailer."""
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+
+    containers = (IndirectObject, DictionaryObject, ArrayObject)
+    pending: list = [reader.trailer]
+    for generation, numbers in reader.xref.items():
+        pending.extend(IndirectObject(number, generation, reader) for number in numbers)
+    pending.extend(IndirectObject(number, 0, reader) for number in reader.xref_objStm)
+    seen: set[tuple[int, int]] = set()
+    visited = 0
+    deadline = time.monotonic() + PDF_MAX_SECONDS
+    while pending:
+        item = pending.pop()
+        if isinstance(item, IndirectObject):
+            key = (item.idnum, item.generation)
+            if key in seen:
+                continue
+            seen.add(key)
+            item = item.get_object()
+        if not isinstance(item, (DictionaryObject, ArrayObject)):
+            continue
+        visited += 1
+        if visited > PDF_MAX_OBJECTS or (visited % 1000 == 0 and time.monotonic() > deadline):
+            raise _PdfTooComplex
+        if isinstance(item, DictionaryObject):  # stream dictionaries included; their data is not decoded
+            for name, value in dict.items(item):
+                if name in PDF_ACTIVE_KEYS:
+                    return True
+                if name in ("/S", "/Type", "/Subtype") and _resolve(value) in PDF_ACTIVE_ACTIONS | PDF_ACTIVE_TYPES:
+                    return True
+                if name == "/OpenAction" and isinstance(_resolve(value), DictionaryObject):
+                    return True  # an action on opening (a plain destination array is fine)
+                if name == "/AA" and _resolve(value):
+                    return True  # additional actions: on page open, field focus, document close …
+                if isinstance(value, containers):
+                    pending.append(value)
+        elif isinstance(item, ArrayObject):
+            pending.extend(value for value in item if isinstance(value, containers))
+    return False
+
+
 def check_pdf(data: bytes) -> CheckedFile:
-    """A PDF by its signature and trailer; active content (scripts, launch actions) is refused."""
+    """A PDF parsed by pypdf (names decoded, object streams read); active content is refused.
+
+    Whatever pypdf cannot parse within the bounds is refused as damaged: a file we cannot inspect
+    is not served to reviewers.
+    """
+    from pypdf import PdfReader, apply_configuration
+    from pypdf.errors import FileNotDecryptedError
+
+    broken = _("The PDF file is damaged or not a valid PDF file")
     if not data.startswith(b"%PDF-") or b"%%EOF" not in data[-2048:]:
-        raise UploadRejected(_("The PDF file is damaged or not a valid PDF file"))
-    if any(marker in data for marker in PDF_ACTIVE_MARKERS):
+        raise UploadRejected(broken)
+    limits = {
+        "zlib_maximum_output_length": PDF_MAX_INFLATED_STREAM,
+        "lzw_maximum_output_length": PDF_MAX_INFLATED_STREAM,
+        "run_length_maximum_output_length": PDF_MAX_INFLATED_STREAM,
+        "brotli_maximum_output_length": PDF_MAX_INFLATED_STREAM,
+        "array_based_stream_maximum_output_length": PDF_MAX_INFLATED_STREAM,
+        "stream_decoding_work_maximum_length": 4 * PDF_MAX_INFLATED_STREAM,
+        "jbig2dec_binary": None,
+        "disable_legacy_handling": True,
+    }
+    try:
+        with apply_configuration(**limits):
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise FileNotDecryptedError("needs a password")
+            active = _pdf_has_active_content(reader)
+    except FileNotDecryptedError:
+        raise UploadRejected(
+            _("The PDF file is password-protected; please remove the password and upload again")
+        ) from None
+    except _PdfTooComplex:
+        raise UploadRejected(broken) from None
+    except Exception:  # any parser failure on untrusted input: refuse, never serve what we could not read
+        log.info("PDF upload refused: pypdf could not parse it", exc_info=True)
+        raise UploadRejected(broken) from None
+    if active:
         raise UploadRejected(
             _("The PDF file contains scripts or attachments and is not accepted; please export it again and upload")
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -34,10 +36,64 @@ def jpeg_with_exif() -> bytes:
 
 
 def minimal_pdf(extra: bytes = b"") -> bytes:
-    return (
-        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R" + extra + b">>endobj\n"
-        b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    """A well-formed PDF (cross-reference table and startxref, as a PDF library can read it)."""
+    return build_pdf([b"<</Type/Catalog/Pages 2 0 R" + extra + b">>", b"<</Type/Pages/Kids[]/Count 0>>"])
+
+
+def build_pdf(objects: list[bytes], root: int = 1) -> bytes:
+    """A well-formed PDF: numbered objects, a classic cross-reference table, startxref."""
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<</Size %d/Root %d 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, root, xref)
+    return bytes(out)
+
+
+def build_pdf_with_object_stream(
+    objects: list[bytes], packed: list[bytes], root: int = 1, inflate_padding: int = 0
+) -> bytes:
+    """PDF 1.5: `objects` stored plainly, `packed` inside one Flate-compressed object stream,
+    with a cross-reference stream (the only way to point into an object stream)."""
+    first_packed = len(objects) + 1
+    stream_number = first_packed + len(packed)
+    xref_number = stream_number + 1
+    header, body = b"", b""
+    for index, item in enumerate(packed):
+        header += b"%d %d " % (first_packed + index, len(body))
+        body += item + b" "
+    data = header + body + b" " * inflate_padding
+    compressed = zlib.compress(data, 9)
+    out = bytearray(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
+    rows = [(0, 0, 65535)]
+    for number, item in enumerate(objects, start=1):
+        rows.append((1, len(out), 0))
+        out += b"%d 0 obj\n" % number + item + b"\nendobj\n"
+    stream_offset = len(out)
+    out += b"%d 0 obj\n<</Type/ObjStm/N %d/First %d/Filter/FlateDecode/Length %d>>\nstream\n" % (
+        stream_number,
+        len(packed),
+        len(header),
+        len(compressed),
     )
+    out += compressed + b"\nendstream\nendobj\n"
+    rows += [(2, stream_number, index) for index in range(len(packed))]
+    rows.append((1, stream_offset, 0))
+    xref_offset = len(out)
+    rows.append((1, xref_offset, 0))
+    table = b"".join(bytes([kind]) + field.to_bytes(4, "big") + gen.to_bytes(2, "big") for kind, field, gen in rows)
+    out += b"%d 0 obj\n<</Type/XRef/Size %d/W[1 4 2]/Root %d 0 R/Length %d>>\nstream\n" % (
+        xref_number,
+        len(rows),
+        root,
+        len(table),
+    )
+    out += table + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref_offset
+    return bytes(out)
 
 
 def upload(data: bytes, filename: str, accept=("image", "pdf"), enterprise_id=None):
@@ -201,3 +257,117 @@ def test_file_of_a_rolled_back_upload_is_removed(app):
     assert dropped.exists()
     db.session.rollback()  # e.g. the workflow refused the payment this screenshot came with
     assert not dropped.exists() and kept.exists()
+
+
+# --- PDFs: what a PDF library sees, not what a byte search sees ------------------------------------
+
+PDF_CATALOG = b"<</Type/Catalog/Pages 2 0 R>>"
+PDF_PAGES = b"<</Type/Pages/Kids[3 0 R]/Count 1>>"
+PDF_PAGE = b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]/Annots[4 0 R]>>"
+PDF_LINK = b"<</Type/Annot/Subtype/Link/Rect[0 0 10 10]/A 5 0 R>>"
+
+
+def pdf_with_link_action(action: bytes) -> bytes:
+    """One page whose link annotation runs `action` when clicked."""
+    return build_pdf([PDF_CATALOG, PDF_PAGES, PDF_PAGE, PDF_LINK, action])
+
+
+ACTIVE_PDFS = [
+    ("JavaScript action, name hex-escaped", lambda: pdf_with_link_action(b"<</S/J#61vaScript/J#53(app.alert(1))>>")),
+    ("Launch action, name hex-escaped", lambda: pdf_with_link_action(b"<</S/L#61unch/F(cmd.exe)>>")),
+    ("ImportData action", lambda: pdf_with_link_action(b"<</S/ImportData/F(data.fdf)>>")),
+    (
+        "JavaScript inside a compressed object stream",
+        lambda: build_pdf_with_object_stream(
+            [PDF_CATALOG, PDF_PAGES, PDF_PAGE, PDF_LINK], [b"<</S/JavaScript/JS(app.alert(1))>>"]
+        ),
+    ),
+    (
+        "JavaScript name tree inside an object stream, escaped",
+        lambda: build_pdf_with_object_stream(
+            [b"<</Type/Catalog/Pages 2 0 R/Names 3 0 R>>", b"<</Type/Pages/Kids[]/Count 0>>"],
+            [b"<</J#61v#61Script<</Names[(x) 5 0 R]>>>>", b"<</S/URI/URI(http://example.com)>>"],
+        ),
+    ),
+    (
+        "embedded file, escaped",
+        lambda: build_pdf(
+            [
+                b"<</Type/Catalog/Pages 2 0 R/Names<</Embedded#46iles 3 0 R>>>>",
+                b"<</Type/Pages/Kids[]/Count 0>>",
+                b"<</Names[(a.exe) 4 0 R]>>",
+                b"<</Type/Filespec/F(a.exe)>>",
+            ]
+        ),
+    ),
+    (
+        "XFA form",
+        lambda: build_pdf(
+            [
+                b"<</Type/Catalog/Pages 2 0 R/AcroForm 3 0 R>>",
+                b"<</Type/Pages/Kids[]/Count 0>>",
+                b"<</Fields[]/X#46A 4 0 R>>",
+                b"(<xdp/>)",
+            ]
+        ),
+    ),
+    ("OpenAction that is an action", lambda: minimal_pdf(b"/OpenAction<</S/GoTo/D[0/Fit]>>")),
+    (
+        "additional actions on a page",
+        lambda: build_pdf(
+            [
+                PDF_CATALOG,
+                PDF_PAGES,
+                b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]/AA<</O<</S/URI/URI(http://example.com)>>>>>>",
+            ]
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("label,make", ACTIVE_PDFS, ids=[p[0] for p in ACTIVE_PDFS])
+def test_active_pdf_content_is_refused_however_it_is_written(app, label, make):
+    with pytest.raises(UploadRejected) as excinfo:
+        upload(make(), "scan.pdf")
+    assert "包含脚本" in excinfo.value.message
+    assert stored_count() == 0 and files_on_disk(app) == []
+
+
+UNREADABLE_PDFS = [
+    ("no cross-reference at all", lambda: b"%PDF-1.4\ngarbage that is no PDF at all\n%%EOF\n"),
+    (
+        "object stream that inflates past the bound",
+        lambda: build_pdf_with_object_stream(
+            [PDF_CATALOG, b"<</Type/Pages/Kids[]/Count 0>>"], [b"<</S/URI/URI(x)>>"], inflate_padding=40 * 1024 * 1024
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("label,make", UNREADABLE_PDFS, ids=[p[0] for p in UNREADABLE_PDFS])
+def test_pdf_the_library_cannot_read_within_bounds_is_refused(app, label, make):
+    data = make()
+    started = time.monotonic()
+    with pytest.raises(UploadRejected) as excinfo:
+        upload(data, "scan.pdf")
+    assert time.monotonic() - started < 5
+    assert "PDF 文件已损坏" in excinfo.value.message
+    assert stored_count() == 0 and files_on_disk(app) == []
+
+
+def test_harmless_pdfs_are_accepted(app):
+    link = pdf_with_link_action(b"<</S/URI/URI(https://example.com)>>")
+    packed = build_pdf_with_object_stream([PDF_CATALOG, PDF_PAGES, PDF_PAGE, PDF_LINK], [b"<</S/URI/URI(x)>>"])
+    opens_at_page = minimal_pdf(b"/OpenAction[0/Fit]")
+    # Binary image data that happens to contain the bytes of a scary name is not a name.
+    image = zlib.compress(b"noise /JS /JavaScript /Launch noise" * 50)
+    with_binary = build_pdf(
+        [
+            b"<</Type/Catalog/Pages 2 0 R>>",
+            b"<</Type/Pages/Kids[]/Count 0>>",
+            b"<</Type/XObject/Subtype/Image/Width 1/Height 1/BitsPerComponent 8/ColorSpace/DeviceGray"
+            b"/Filter/FlateDecode/Length %d>>\nstream\n" % len(image) + image + b"\nendstream",
+        ]
+    )
+    for data in (link, packed, opens_at_page, with_binary):
+        assert upload(data, "ok.pdf").content_type == "application/pdf"
