@@ -19,8 +19,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship, validates
 
 
 def utcnow() -> dt.datetime:
@@ -259,6 +260,8 @@ class Application(TimestampMixin, Model):
     status_logs: Mapped[list[StatusLog]] = relationship(
         back_populates="application", order_by="StatusLog.id", cascade="all, delete-orphan"
     )
+    payment: Mapped[Payment | None] = relationship(uselist=False, cascade="all, delete-orphan")
+    files: Mapped[list[ApplicationFile]] = relationship(order_by="ApplicationFile.id", cascade="all, delete-orphan")
 
     __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "application"}
 
@@ -320,11 +323,96 @@ class Notification(Model):
     read_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+# --- Shared parts of applications: payment and delivery, supporting files, issued certificates ----
+
+
+class Payment(TimestampMixin, Model):
+    """证书发放方式 and 缴费 of one application (any workflow that charges a fee and delivers a certificate)."""
+
+    __tablename__ = "payment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), nullable=False, unique=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False, index=True)
+    fee: Mapped[float | None] = mapped_column(Numeric(12, 2))
+    delivery_method: Mapped[str | None] = mapped_column(String(10))  # mail | pickup
+    mail_recipient: Mapped[str | None] = mapped_column(String(50))
+    mail_phone: Mapped[str | None] = mapped_column(String(20))
+    mail_address: Mapped[str | None] = mapped_column(String(300))
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_file.id"))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    submitted_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    file: Mapped[StoredFile | None] = relationship()
+
+
+class ApplicationFile(Model):
+    """A supporting file of an application, tied to the material requirement it answers."""
+
+    __tablename__ = "application_file"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), nullable=False, index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False, index=True)
+    requirement: Mapped[str] = mapped_column(String(60), nullable=False)  # the material's code
+    label: Mapped[str] = mapped_column(String(100), nullable=False)  # its name when uploaded
+    file_id: Mapped[int] = mapped_column(ForeignKey("stored_file.id"), nullable=False)
+    created_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+    file: Mapped[StoredFile] = relationship()
+
+
+class Certificate(TimestampMixin, Model):
+    """Every issued document — membership, training, qualification, filing — in one register."""
+
+    __tablename__ = "certificate"
+    __table_args__ = (Index("ix_certificate_kind_status", "kind", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    number: Mapped[str] = mapped_column(String(60), nullable=False, unique=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False, index=True)
+    holder_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"), index=True)
+    level: Mapped[str | None] = mapped_column(String(30))
+    issued_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    valid_from: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="valid")
+    copies_original: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    copies_duplicate: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("certificate.id"))
+
+    enterprise: Mapped[Enterprise] = relationship()
+    events: Mapped[list[CertificateEvent]] = relationship(
+        back_populates="certificate", order_by="CertificateEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class CertificateEvent(Model):
+    """The history of a certificate: issued, reviewed, suspended, revoked, superseded …"""
+
+    __tablename__ = "certificate_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id"), nullable=False, index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False, index=True)
+    event: Mapped[str] = mapped_column(String(30), nullable=False)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20), nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+    actor_name: Mapped[str] = mapped_column(String(128), nullable=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+    certificate: Mapped[Certificate] = relationship(back_populates="events")
+
+
 # --- Membership --------------------------------------------------------------------------------
 
 
 class MembershipApplication(Application):
-    """入会申请: the form, the association's decision, then delivery choice and payment."""
+    """入会申请: the form and the association's decision; delivery and payment are the shared `Payment` part."""
 
     __tablename__ = "membership_application"
     __mapper_args__ = {"polymorphic_identity": "membership"}
@@ -340,17 +428,8 @@ class MembershipApplication(Application):
     contact_person: Mapped[str] = mapped_column(String(50), nullable=False)
     contact_phone: Mapped[str] = mapped_column(String(20), nullable=False)
     notice_read_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    fee: Mapped[float | None] = mapped_column(Numeric(12, 2))
-    delivery_method: Mapped[str | None] = mapped_column(String(10))  # mail | pickup
-    mail_recipient: Mapped[str | None] = mapped_column(String(50))
-    mail_phone: Mapped[str | None] = mapped_column(String(20))
-    mail_address: Mapped[str | None] = mapped_column(String(300))
-    payment_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_file.id"))
-    payment_phone: Mapped[str | None] = mapped_column(String(20))
-    payment_submitted_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     tier: Mapped[MemberTier] = relationship()
-    payment_file: Mapped[StoredFile | None] = relationship()
 
 
 class Membership(TimestampMixin, Model):
@@ -361,7 +440,7 @@ class Membership(TimestampMixin, Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False, index=True)
     application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"), unique=True)
-    member_number: Mapped[str] = mapped_column(String(60), nullable=False, unique=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id"), nullable=False, unique=True)
     tier_id: Mapped[int] = mapped_column(ForeignKey("member_tier.id"), nullable=False)
     fee: Mapped[float] = mapped_column(Numeric(12, 2), nullable=False)
     valid_from: Mapped[dt.date] = mapped_column(Date, nullable=False)
@@ -370,6 +449,11 @@ class Membership(TimestampMixin, Model):
 
     enterprise: Mapped[Enterprise] = relationship()
     tier: Mapped[MemberTier] = relationship()
+    certificate: Mapped[Certificate] = relationship()
+    # The member number lives in the certificate register; read here for lists and templates.
+    member_number: Mapped[str] = column_property(
+        select(Certificate.number).where(Certificate.id == certificate_id).correlate_except(Certificate).scalar_subquery()
+    )
 
 
 # --- Technical staff and training --------------------------------------------------------------
@@ -450,9 +534,14 @@ class Enrollment(TimestampMixin, Model):
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False, index=True)
     id_number: Mapped[str] = mapped_column(String(18), nullable=False)  # one seat per person and batch
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="registered")
-    certificate_number: Mapped[str | None] = mapped_column(String(60), unique=True)
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificate.id"), unique=True)
     result_on: Mapped[dt.date | None] = mapped_column(Date)
 
     batch: Mapped[TrainingBatch] = relationship()
     staff: Mapped[TechnicalStaff] = relationship()
     enterprise: Mapped[Enterprise] = relationship()
+    certificate: Mapped[Certificate | None] = relationship()
+    # The training certificate number lives in the certificate register.
+    certificate_number: Mapped[str | None] = column_property(
+        select(Certificate.number).where(Certificate.id == certificate_id).correlate_except(Certificate).scalar_subquery()
+    )

@@ -2,123 +2,87 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask_appbuilder import AppBuilder
 
-# (permission, view or menu name). Names follow FAB: `can_<method>` on a view's
-# class_permission_name, `menu_access` on a menu item or category name.
+# A role is declared as grants on views — `read(view)` or `write(view)` by class_permission_name —
+# and on menu items (`menu(name)`); the methods behind each grant are found on the registered view
+# when `flask roles sync` runs, so a new route on a view needs no edit here. Review permissions,
+# queue links and their menus come from the workflow registry.
+
+READ_METHODS = frozenset(
+    {"list", "show", "index", "overview", "queue", "detail", "search", "enrollments", "csv", "download"}
+)
+
+
+@dataclass(frozen=True)
+class Grant:
+    view: str
+    access: str  # read | write | menu | review
+
+
+def read(view: str) -> Grant:
+    return Grant(view, "read")
+
+
+def write(view: str) -> Grant:
+    return Grant(view, "write")
+
+
+def menu(*names: str) -> list[Grant]:
+    return [Grant(name, "menu") for name in names]
+
+
+# Every review queue and every review action of every registered workflow.
+REVIEW_ALL = Grant("*", "review")
+
 # 账户管理: every signed-in user edits its own account.
-ACCOUNT = [
-    ("can_info", "Account"),
-    ("can_code", "Account"),
-    ("can_password", "Account"),
-    ("menu_access", "AccountAdmin"),
-    ("menu_access", "AccountInfo"),
-    ("menu_access", "AccountPassword"),
-]
+ACCOUNT = [write("Account"), *menu("AccountAdmin", "AccountInfo", "AccountPassword")]
 
 PORTAL = ACCOUNT + [
-    ("can_index", "Portal"),
-    ("menu_access", "PortalHome"),
-    ("can_download", "StoredFile"),
-    ("can_index", "Messages"),
-    *[
-        (f"can_{name}", "Membership")
-        for name in ("index", "notice", "apply", "detail", "edit", "act", "delivery", "pay")
-    ],
-    ("menu_access", "MembershipApply"),
-    *[
-        (f"can_{name}", "Training")
-        for name in (
-            "index",
-            "new_staff",
-            "edit_staff",
-            "staff_detail",
-            "archive_staff",
-            "delete_staff",
-            "add_certificate",
-            "batch_notice",
-            "batch_template",
-            "batch_upload",
-            "signup_one",
-        )
-    ],
-    ("menu_access", "TrainingPortal"),
+    write("Portal"),
+    read("StoredFile"),
+    read("Messages"),
+    write("Membership"),
+    write("Training"),
+    *menu("PortalHome", "MembershipApply", "TrainingPortal"),
 ]
 
 TRAINING_READ = [
-    ("can_list", "TrainingBatchAdmin"),
-    ("can_show", "TrainingBatchAdmin"),
-    ("menu_access", "TrainingBatches"),
-    ("can_overview", "EnrollmentAdmin"),
-    ("can_enrollments", "EnrollmentAdmin"),
-    ("menu_access", "Enrollments"),
-    ("can_search", "StaffSearch"),
-    ("can_detail", "StaffSearch"),
-    ("menu_access", "StaffSearchMenu"),
-    ("menu_access", "TrainingAdmin"),
+    read("TrainingBatchAdmin"),
+    read("EnrollmentAdmin"),
+    read("StaffSearch"),
+    *menu("TrainingBatches", "Enrollments", "StaffSearchMenu", "TrainingAdmin"),
 ]
-TRAINING_MANAGE = [
-    ("can_add", "TrainingBatchAdmin"),
-    ("can_edit", "TrainingBatchAdmin"),
-    ("can_act", "EnrollmentAdmin"),
-]
+TRAINING_RESULTS = [write("EnrollmentAdmin")]
+TRAINING_MANAGE = [write("TrainingBatchAdmin"), *TRAINING_RESULTS]
 
 BACK_OFFICE_READ = (
     ACCOUNT
     + TRAINING_READ
     + [
-        ("can_index", "BackOffice"),
-        ("menu_access", "BackOfficeHome"),
-        ("can_list", "EnterpriseDossier"),
-        ("can_show", "EnterpriseDossier"),
-        ("menu_access", "EnterpriseDossiers"),
-        ("menu_access", "EnterpriseAdmin"),
-        ("can_download", "StoredFile"),
+        read("BackOffice"),
+        read("EnterpriseDossier"),
+        read("StoredFile"),
+        *menu("BackOfficeHome", "EnterpriseDossiers", "EnterpriseAdmin"),
     ]
 )
 
-# Review queues and every review action of every workflow (permissions declared by the workflows).
-REVIEW = [
-    *[(f"can_{name}", "ReviewQueue") for name in ("overview", "queue", "detail", "act", "bulk")],
-    ("menu_access", "Review"),
-    ("menu_access", "ReviewOverview"),
-    ("menu_access", "MembershipQueue"),
-    *[
-        (permission, "MembershipReview")
-        for permission in (
-            "can_receive",
-            "can_approve",
-            "can_return",
-            "can_refuse",
-            "can_confirm_payment",
-            "can_return_payment",
-        )
-    ],
-]
+REVIEW = [write("ReviewQueue"), REVIEW_ALL, *menu("Review", "ReviewOverview")]
 
 CONFIGURATION = [
-    ("can_list", "AuditLog"),
-    ("can_show", "AuditLog"),
-    ("menu_access", "AuditLogMenu"),
-    ("can_list", "MemberTierConfig"),
-    ("can_show", "MemberTierConfig"),
-    ("can_add", "MemberTierConfig"),
-    ("can_edit", "MemberTierConfig"),
-    ("menu_access", "MemberTiers"),
-    ("can_list", "SettingConfig"),
-    ("can_show", "SettingConfig"),
-    ("can_edit", "SettingConfig"),
-    ("menu_access", "Settings"),
-    ("can_index", "WorkflowDiagram"),
-    ("menu_access", "Workflows"),
-    ("menu_access", "Configuration"),
+    read("AuditLog"),
+    write("MemberTierConfig"),
+    write("SettingConfig"),
+    read("WorkflowDiagram"),
+    *menu("AuditLogMenu", "MemberTiers", "Settings", "Workflows", "Configuration"),
 ]
 
-ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
+ROLE_GRANTS: dict[str, list[Grant]] = {
     "AssociationAdmin": BACK_OFFICE_READ + REVIEW + CONFIGURATION + TRAINING_MANAGE,
-    "Reviewer": BACK_OFFICE_READ + REVIEW + [("can_act", "EnrollmentAdmin")],
+    "Reviewer": BACK_OFFICE_READ + REVIEW + TRAINING_RESULTS,
     "Enterprise": PORTAL,
     "OutOfProvinceEnterprise": PORTAL,
     "Public": [],
@@ -144,6 +108,41 @@ PORTAL_VIEW_NAMES = frozenset(
 )
 
 
+def _view_permissions(appbuilder: AppBuilder) -> dict[str, set[str]]:
+    """class_permission_name -> the `can_<method>` permissions its registered views define."""
+    result: dict[str, set[str]] = {}
+    for view in appbuilder.baseviews:
+        name = getattr(view, "class_permission_name", None)
+        if name and view.base_permissions:
+            result.setdefault(name, set()).update(view.base_permissions)
+    return result
+
+
+def role_permissions(appbuilder: AppBuilder) -> dict[str, list[tuple[str, str]]]:
+    """Each declared role's (permission, view or menu) pairs, resolved against the registered views."""
+    from .workflows import REGISTRY
+
+    views = _view_permissions(appbuilder)
+    result: dict[str, list[tuple[str, str]]] = {}
+    for role, grants in ROLE_GRANTS.items():
+        pairs: list[tuple[str, str]] = []
+        for grant in grants:
+            if grant.access == "menu":
+                pairs.append(("menu_access", grant.view))
+            elif grant.access == "review":
+                for workflow in REGISTRY.values():
+                    pairs.extend((permission, workflow.permission_view) for permission in workflow.permissions)
+                    pairs.append(("menu_access", workflow.queue_menu))
+            else:
+                if grant.view not in views:
+                    raise UnknownPermission(f"{role}: no registered view {grant.view}")
+                for permission in sorted(views[grant.view]):
+                    if grant.access == "write" or permission.removeprefix("can_") in READ_METHODS:
+                        pairs.append((permission, grant.view))
+        result[role] = list(dict.fromkeys(pairs))
+    return result
+
+
 class UnknownPermission(RuntimeError):
     pass
 
@@ -165,7 +164,7 @@ def sync_roles(appbuilder: AppBuilder) -> dict[str, int]:
         for permission in workflow.permissions:
             sm.add_permission_view_menu(permission, workflow.permission_view)
     result: dict[str, int] = {}
-    for role_name, declared in ROLE_PERMISSIONS.items():
+    for role_name, declared in role_permissions(appbuilder).items():
         role = sm.find_role(role_name) or sm.add_role(role_name)
         wanted: list[Any] = []
         for permission_name, view_name in declared:

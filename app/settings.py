@@ -28,6 +28,7 @@ DEFAULT_SETTINGS: dict[str, tuple[str, str]] = {
     "membership.notice_seconds": ("15", "入会须知最短阅读时间（秒）"),
     "membership.period_months": ("12", "会员有效期（月，自确认缴费之日起）"),
     "membership.payment_instructions": (DEFAULT_PAYMENT_INSTRUCTIONS, "缴费说明（收款账户等）"),
+    "review.long_wait_days": ("5", "审核等待提醒天数（超过即在审核总览中提示）"),
     "number_pattern.membership": ("皖安协会[{year}]第{seq:04d}号", "会员证书编号格式"),
     "number_pattern.qualification": ("皖安协资[{year}]第{seq:04d}号", "资质证书编号格式"),
     "number_pattern.filing": ("皖安协备[{year}]第{seq:04d}号", "备案证明编号格式"),

@@ -79,14 +79,17 @@ def make_enterprise_user(role: str = "Enterprise", region_code: str = "340104", 
 
 
 def make_membership_application(
-    enterprise: Enterprise, status: str = "submitted", tier_name: str = "会员单位", **fields
+    enterprise: Enterprise, status: str = "submitted", tier_name: str = "会员单位", payment: dict | None = None, **fields
 ):
-    """A membership application put straight into `status` (tests of the engine set states directly)."""
+    """A membership application put straight into `status` (tests of the engine set states directly).
+
+    `payment` fills the shared payment part (delivery_method, file_id, phone, fee …).
+    """
     import datetime as dt
 
     from sqlalchemy import select
 
-    from app.models import MembershipApplication, MemberTier
+    from app.models import MembershipApplication, MemberTier, Payment
 
     tier = db.session.scalar(select(MemberTier).where(MemberTier.name == tier_name))
     values = dict(
@@ -101,6 +104,43 @@ def make_membership_application(
     )
     values.update(fields)
     record = MembershipApplication(enterprise_id=enterprise.id, status=status, version=1, tier_id=tier.id, **values)
+    if payment is not None:
+        record.payment = Payment(enterprise_id=enterprise.id, **payment)
     db.session.add(record)
     db.session.commit()
     return record
+
+
+def stored_image(owner: PlatformUser, name: str = "pay.png", color: str = "red"):
+    """A stored PNG upload of the owner's enterprise."""
+    import io
+
+    from PIL import Image
+    from werkzeug.datastructures import FileStorage
+
+    from app.uploads import save_upload
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), color).save(buffer, "PNG")
+    stored = save_upload(
+        FileStorage(io.BytesIO(buffer.getvalue()), filename=name),
+        purpose="test",
+        enterprise_id=owner.enterprise_id,
+        uploaded_by_id=owner.id,
+    )
+    db.session.commit()
+    return stored
+
+
+def ready_membership(owner: PlatformUser, state: str):
+    """A membership application in `state` with everything every guard asks for."""
+    stored = stored_image(owner)
+    return make_membership_application(
+        owner.enterprise,
+        status=state,
+        payment={"delivery_method": "pickup", "file_id": stored.id, "phone": "13900000000"},
+    )
+
+
+# kind -> factory of an application in a given state that satisfies every guard of its workflow.
+READY_APPLICATION = {"membership": ready_membership}

@@ -189,7 +189,7 @@ def test_delivery_by_mail_needs_an_address(app, client, auth):
     response = client.post(f"/membership/{record.id}/delivery", data={"delivery_method": "mail", "csrf_token": token})
     assert response.headers["Location"].endswith(f"/membership/{record.id}")
     db.session.expire_all()
-    assert record.delivery_method is None
+    assert record.payment is None or record.payment.delivery_method is None
     response = client.post(
         f"/membership/{record.id}/delivery",
         data={
@@ -202,7 +202,7 @@ def test_delivery_by_mail_needs_an_address(app, client, auth):
     )
     assert response.headers["Location"].endswith(f"/membership/{record.id}/pay")
     db.session.expire_all()
-    assert (record.delivery_method, record.mail_address) == ("mail", "合肥市政务区1号")
+    assert (record.payment.delivery_method, record.payment.mail_address) == ("mail", "合肥市政务区1号")
 
 
 def test_bad_screenshot_is_refused_and_nothing_changes(app, client, auth):
@@ -214,19 +214,19 @@ def test_bad_screenshot_is_refused_and_nothing_changes(app, client, auth):
     response = pay(client, record.id, data=b"%PDF-1.4\n%%EOF", filename="pay.pdf")
     assert "JPG/PNG" in response.get_data(as_text=True)
     db.session.expire_all()
-    assert record.status == "approved" and record.payment_file_id is None
+    assert record.status == "approved" and (record.payment is None or record.payment.file_id is None)
     assert db.session.scalar(select(func.count()).select_from(StoredFile)) == 0
 
 
 def test_payment_confirmation_and_return(app, client, auth):
     user = make_enterprise_user()
     reviewer = make_user("Reviewer")
-    record = make_membership_application(user.enterprise, status="approved", fee=5000)
+    record = make_membership_application(user.enterprise, status="approved", payment={"fee": 5000})
     auth.login(user.username)
     response = pay(client, record.id)
     assert response.headers["Location"].endswith(f"/membership/{record.id}")
     db.session.expire_all()
-    assert record.status == "payment_submitted" and record.payment_file_id and record.payment_submitted_on
+    assert record.status == "payment_submitted" and record.payment.file_id and record.payment.submitted_on
     apply(record, "return_payment", reviewer, comment="金额不符")
     assert pay(client, record.id).status_code == 302
     db.session.expire_all()
@@ -275,7 +275,7 @@ def test_payment_cannot_skip_the_payment_form(app, client, auth):
     db.session.refresh(record)
     apply(record, "return_payment", reviewer, comment="截图不清晰")
     db.session.expire_all()
-    assert record.status == "payment_returned" and record.payment_file_id is None  # a new screenshot is needed
+    assert record.status == "payment_returned" and record.payment.file_id is None  # a new screenshot is needed
     token = csrf_token(client, "/membership/")
     client.post(f"/membership/{record.id}/act", data={"transition": "pay", "csrf_token": token})
     client.post(f"/membership/{record.id}/act", data={"transition": "submit", "csrf_token": token})
@@ -316,9 +316,9 @@ def test_delivery_choice_is_audited_and_locked_to_payable_states(app, client, au
     token = csrf_token(client, "/membership/")
     client.post(f"/membership/{record.id}/delivery", data={"delivery_method": "pickup", "csrf_token": token})
     db.session.expire_all()
-    assert record.delivery_method is None
+    assert record.payment is None or record.payment.delivery_method is None
     apply(record, "approve", make_user("Reviewer"))
     client.post(f"/membership/{record.id}/delivery", data={"delivery_method": "pickup", "csrf_token": token})
     db.session.expire_all()
-    assert record.delivery_method == "pickup"
+    assert record.payment.delivery_method == "pickup"
     assert db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.after.contains("pickup"))) == 1

@@ -1,7 +1,7 @@
 """Roles as code: declared permission sets, idempotent sync, deny by default for enterprises."""
 
 from app import db
-from app.roles import PORTAL_VIEW_NAMES, ROLE_PERMISSIONS, sync_roles
+from app.roles import PORTAL_VIEW_NAMES, role_permissions, sync_roles
 from factories import make_enterprise_user, make_user
 
 ALL_ROLES = ["Admin", "AssociationAdmin", "Reviewer", "Enterprise", "OutOfProvinceEnterprise"]
@@ -13,7 +13,7 @@ def permissions_of(sm, name):
 
 def test_every_role_exists_with_exactly_its_declared_permissions(app):
     sm = app.appbuilder.sm
-    for name, declared in ROLE_PERMISSIONS.items():
+    for name, declared in role_permissions(app.appbuilder).items():
         assert permissions_of(sm, name) == set(declared), name
     assert len(sm.find_role("Admin").permissions) == db.session.query(sm.permissionview_model).count()
 

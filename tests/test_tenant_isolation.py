@@ -87,7 +87,7 @@ def tenants(app):
     )
     db.session.commit()
     b_application = make_membership_application(
-        b.enterprise, status="approved", payment_file_id=b_file.id, main_business="乙方机密业务范围"
+        b.enterprise, status="approved", payment={"file_id": b_file.id}, main_business="乙方机密业务范围"
     )
     a_application = make_membership_application(a.enterprise, status="submitted")
     from test_training import make_batch, person

@@ -1,4 +1,5 @@
-"""Workflow engine: the membership state × event matrix, atomicity, concurrency, audit and notices."""
+"""Workflow engine: the state × event × actor matrix of every registered workflow, atomicity,
+concurrency, audit and notices."""
 
 from __future__ import annotations
 
@@ -8,11 +9,21 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from app import create_app, db
-from app.models import Application, AuditLog, Membership, MembershipApplication, Notification, StatusLog
+from app.models import (
+    Application,
+    ApplicationFile,
+    AuditLog,
+    Certificate,
+    CertificateEvent,
+    Membership,
+    Notification,
+    Payment,
+    StatusLog,
+)
 from app.workflows import REGISTRY, Conflict, GuardFailed, WorkflowError, apply, available, diagram
 from app.workflows.membership import WORKFLOW
 from conftest import app_settings, outbox
-from factories import make_enterprise_user, make_membership_application, make_user
+from factories import READY_APPLICATION, make_enterprise_user, make_membership_application, make_user
 
 ACTORS = ("owner", "other_enterprise", "reviewer", "association_admin", "admin")
 STAFF = ("reviewer", "association_admin", "admin")
@@ -33,15 +44,24 @@ SPEC = {
 }
 
 
-def allowed(name: str, actor: str) -> bool:
-    who = SPEC[name][2]
+# Every registered workflow has its specification here, written apart from its table.
+SPECS = {"membership": SPEC}
+
+
+def allowed(spec: dict, name: str, actor: str) -> bool:
+    who = spec[name][2]
     return actor == "owner" if who == "owner" else actor in STAFF
 
 
-def test_the_table_is_the_specified_one():
+def test_every_workflow_has_a_spec_and_a_ready_factory():
+    assert set(SPECS) == set(REGISTRY) == set(READY_APPLICATION)
+
+
+@pytest.mark.parametrize("kind", sorted(SPECS))
+def test_the_table_is_the_specified_one(kind):
     assert {
-        t.name: (set(t.sources), t.target, "owner" if t.owner_only else "staff") for t in WORKFLOW.transitions
-    } == SPEC
+        t.name: (set(t.sources), t.target, "owner" if t.owner_only else "staff") for t in REGISTRY[kind].transitions
+    } == SPECS[kind]
 
 
 def counts(record_id: int) -> tuple[int, int]:
@@ -63,46 +83,27 @@ def people(app):
     }
 
 
-def ready_record(owner, state: str):
-    """An application in `state` with everything every guard asks for."""
-    import io
-
-    from test_uploads import image_bytes
-    from werkzeug.datastructures import FileStorage
-
-    from app.uploads import save_upload
-
-    stored = save_upload(
-        FileStorage(io.BytesIO(image_bytes()), filename="pay.png"),
-        purpose="test",
-        enterprise_id=owner.enterprise_id,
-        uploaded_by_id=owner.id,
-    )
+def clear_applications() -> None:
+    for model in (Membership, CertificateEvent, Certificate, Notification, StatusLog, Payment, ApplicationFile):
+        db.session.execute(delete(model))
+    for workflow in REGISTRY.values():
+        db.session.execute(delete(workflow.model.__table__))
+    db.session.execute(delete(Application))
     db.session.commit()
-    return make_membership_application(
-        owner.enterprise,
-        status=state,
-        delivery_method="pickup",
-        payment_file_id=stored.id,
-        payment_phone="13900000000",
-    )
 
 
-def test_membership_state_event_matrix(app, people):
+@pytest.mark.parametrize("kind", sorted(SPECS))
+def test_state_event_matrix(app, people, kind):
+    workflow, spec, ready = REGISTRY[kind], SPECS[kind], READY_APPLICATION[kind]
     mismatches = []
-    for state in WORKFLOW.states:
-        for transition in WORKFLOW.transitions:
+    for state in workflow.states:
+        for transition in workflow.transitions:
             for actor in ACTORS:
-                db.session.execute(delete(Membership))
-                db.session.execute(delete(Notification))
-                db.session.execute(delete(StatusLog))
-                db.session.execute(delete(MembershipApplication.__table__))
-                db.session.execute(delete(Application))
-                db.session.commit()
-                record = ready_record(people["owner"], state)
+                clear_applications()
+                record = ready(people["owner"], state)
                 before_version, before_counts = record.version, counts(record.id)
-                sources, target, _who = SPEC[transition.name]
-                expected = state in sources and allowed(transition.name, actor)
+                sources, target, _who = spec[transition.name]
+                expected = state in sources and allowed(spec, transition.name, actor)
                 try:
                     apply(record, transition.name, people[actor], comment="原因说明")
                     succeeded = True
@@ -168,7 +169,7 @@ def test_confirmation_makes_a_member_once_with_numbers_from_the_pattern(app, peo
     numbers = []
     for _ in range(2):
         owner = make_enterprise_user()
-        record = ready_record(owner, "approved")
+        record = READY_APPLICATION["membership"](owner, "approved")
         apply(record, "pay", owner)
         apply(record, "confirm_payment", people["reviewer"])
         membership = db.session.scalar(select(Membership).where(Membership.application_id == record.id))

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from .. import db, regions
+from ..lists import CsvExportMixin
 from ..models import Enterprise, PlatformUser, StoredFile
 from ..scoping import (
     ScopedActionsMixin,
@@ -20,6 +21,7 @@ from ..scoping import (
     scoped,
 )
 from ..uploads import storage_path
+from ..workflows import load_workflows
 from .accounts import AccountView, ActivationView, PasswordResetView, RegisterView
 from .membership import MembershipView
 from .messages import MessagesView
@@ -79,7 +81,7 @@ class BackOfficeView(BaseView):
         return self.render_template("backoffice/index.html", stats=stats, by_province=enterprises_by_province)
 
 
-class EnterpriseDossierView(ScopedActionsMixin, ModelView):
+class EnterpriseDossierView(CsvExportMixin, ScopedActionsMixin, ModelView):
     """Read-only enterprise dossiers for association staff (changes go through 信息变更 review)."""
 
     datamodel = SQLAInterface(Enterprise)
@@ -175,8 +177,6 @@ class RegionView(BaseView):
 
 def register(appbuilder) -> None:
     """Every view and menu entry of the application, in menu order (the portal follows the manual)."""
-    import app.workflows.membership  # noqa: F401  (registers the workflow)
-
     enterprise_only = lambda: is_enterprise_user(g.user)  # noqa: E731
     association_only = lambda: is_association_user(g.user)  # noqa: E731
 
@@ -208,13 +208,14 @@ def register(appbuilder) -> None:
         category_label=_l("Reviews"),
         category_icon="fa-check-square-o",
     )
-    appbuilder.add_link(
-        "MembershipQueue",
-        href="/backoffice/review/membership/",
-        label=_l("Membership applications"),
-        icon="fa-id-badge",
-        category="Review",
-    )
+    for workflow in load_workflows().values():
+        appbuilder.add_link(
+            workflow.queue_menu,
+            href=f"/backoffice/review/{workflow.kind}/",
+            label=workflow.label,
+            icon=workflow.menu_icon,
+            category="Review",
+        )
     appbuilder.add_view(
         EnterpriseDossierView,
         "EnterpriseDossiers",

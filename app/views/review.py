@@ -17,14 +17,15 @@ from wtforms.validators import ValidationError
 from .. import db, regions
 from ..audit import AuditedModelViewMixin, action_label
 from ..forms import ReviewForm
+from ..lists import Column, CsvExportMixin, csv_response, paginate, stream_rows
 from ..models import Application, AuditLog, Enterprise, MemberTier, Setting, utcnow
 from ..numbering import PatternError, check_pattern
 from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
-from ..workflows import REGISTRY, WorkflowError, apply, available, diagram, state_label
+from ..settings import get_int
+from ..workflows import REGISTRY, Workflow, WorkflowError, apply, available, diagram, may_review, state_label
 from .common import page_number
 
 PAGE_SIZE = 50
-LONG_WAIT = dt.timedelta(days=5)
 
 
 def _date_arg(name: str) -> dt.date | None:
@@ -43,6 +44,28 @@ def _format_time(value):
     return format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
 
 
+def long_wait() -> dt.timedelta:
+    return dt.timedelta(days=get_int("review.long_wait_days"))
+
+
+def queue_columns(workflow: Workflow) -> list[Column]:
+    """The review queue's columns, for the HTML table and the CSV export alike."""
+    now = utcnow()
+    return [
+        Column("id", _l("No."), lambda r: r.id),
+        Column("enterprise", _l("Enterprise"), lambda r: r.enterprise.name),
+        Column("credit_code", _l("Unified social credit code"), lambda r: r.enterprise.credit_code),
+        Column("region", _l("Region"), lambda r: f"{r.enterprise.province} {r.enterprise.city}"),
+        Column("submitted_on", _l("Submitted"), lambda r: _local(r.submitted_on)),
+        Column("waiting", _l("Waiting"), lambda r: _("%(d)s day(s)", d=(now - (r.submitted_on or r.created_on)).days)),
+        Column("status", _l("Status"), lambda r: workflow.label_of(r.status)),
+    ]
+
+
+def _local(value: dt.datetime | None) -> str:
+    return format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
+
+
 class ReviewQueueView(BaseView):
     """One queue per application type, filtered and sorted by waiting time, with single and bulk actions."""
 
@@ -50,37 +73,46 @@ class ReviewQueueView(BaseView):
     class_permission_name = "ReviewQueue"
     default_view = "overview"
 
-    def _workflow(self, kind: str):
+    def _workflow(self, kind: str) -> Workflow:
         workflow = REGISTRY.get(kind)
         if workflow is None:
             abort(404)
+        if not may_review(workflow, g.user):
+            abort(403)
         return workflow
 
     @expose("/")
     @has_access
     def overview(self):
+        workflows = [w for w in REGISTRY.values() if may_review(w, g.user)]
         counts = db.session.execute(
             select(Application.kind, Application.status, func.count()).group_by(Application.kind, Application.status)
         ).all()
         by_kind: dict[str, dict[str, int]] = {}
         for kind, status, count in counts:
             by_kind.setdefault(kind, {})[status] = count
-        waiting_long = db.session.scalar(
-            select(func.count())
-            .select_from(Application)
-            .where(
-                Application.status.in_(("submitted", "received", "payment_submitted")),
-                Application.submitted_on < utcnow() - LONG_WAIT,
+        since = utcnow() - long_wait()
+        waiting_long = {}
+        for workflow in workflows:
+            waiting_long[workflow.kind] = db.session.scalar(
+                select(func.count())
+                .select_from(Application)
+                .where(
+                    Application.kind == workflow.kind,
+                    Application.status.in_(workflow.waiting_states),
+                    Application.submitted_on < since,
+                )
             )
-        )
         return self.render_template(
-            "review/overview.html", workflows=REGISTRY.values(), by_kind=by_kind, waiting_long=waiting_long
+            "review/overview.html",
+            workflows=workflows,
+            by_kind=by_kind,
+            waiting_long=waiting_long,
+            long_wait_days=long_wait().days,
         )
 
-    @expose("/<kind>/")
-    @has_access
-    def queue(self, kind: str):
-        workflow = self._workflow(kind)
+    def _filtered(self, workflow: Workflow):
+        """The queue's query with the request's filters, and the expression it is ordered by."""
         model = workflow.model
         args = request.args
         status = args.get("status", "open")
@@ -90,7 +122,7 @@ class ReviewQueueView(BaseView):
             .options(contains_eager(model.enterprise))
         )
         if status == "open":
-            query = query.where(model.status.not_in(workflow.final_states))
+            query = query.where(model.status.in_(workflow.open_states))
         elif status in workflow.states:
             query = query.where(model.status == status)
         if args.get("enterprise"):
@@ -104,38 +136,48 @@ class ReviewQueueView(BaseView):
             query = query.where(submitted >= dt.datetime.combine(first_day, dt.time()))
         if last_day:
             query = query.where(submitted < dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time()))
-        total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-        page = page_number()
-        rows = db.session.scalars(
-            query.order_by(submitted.asc(), model.id.asc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-        ).all()
-        bulk_actions = [t for t in workflow.transitions if not t.owner_only]
+        return scoped(query, model), (submitted.asc(), model.id.asc()), status
+
+    @expose("/<kind>/")
+    @has_access
+    def queue(self, kind: str):
+        workflow = self._workflow(kind)
+        query, order, status = self._filtered(workflow)
+        page = paginate(query, order, page_number(), PAGE_SIZE)
         return self.render_template(
             "review/queue.html",
             workflow=workflow,
-            rows=rows,
-            total=total,
             page=page,
-            page_size=PAGE_SIZE,
+            columns=queue_columns(workflow),
             status=status,
             provinces=[(p.code, p.name) for p in regions.tree().values()],
-            args=args,
-            bulk_actions=bulk_actions,
+            args=request.args,
+            bulk_actions=[t for t in workflow.transitions if not t.owner_only],
             form=ReviewForm(),
             now=utcnow(),
-            long_wait=LONG_WAIT,
+            long_wait=long_wait(),
         )
+
+    @expose("/<kind>/csv")
+    @has_access
+    def csv(self, kind: str):
+        """导出 CSV: every row the queue's current filters select, not just the page."""
+        workflow = self._workflow(kind)
+        query, order, _status = self._filtered(workflow)
+        return csv_response(queue_columns(workflow), stream_rows(query.order_by(*order)), str(workflow.label))
 
     @expose("/<kind>/<int:application_id>")
     @has_access
     def detail(self, kind: str, application_id: int):
         workflow = self._workflow(kind)
         record = get_scoped_or_404(workflow.model, application_id)
+        actions = available(record, g.user)
         return self.render_template(
             "review/detail.html",
             workflow=workflow,
             record=record,
-            actions=available(record, g.user),
+            actions=actions,
+            comment_needed_by=[t.label for t, _reason in actions if t.needs_comment],
             form=ReviewForm(),
         )
 
@@ -157,7 +199,7 @@ class ReviewQueueView(BaseView):
             except WorkflowError as error:
                 flash(error.message, "danger")
             else:
-                flash(_("Done: %(state)s", state=state_label(record.status)), "success")
+                flash(_("Done: %(state)s", state=workflow.label_of(record.status)), "success")
         return redirect(url_for("ReviewQueueView.detail", kind=kind, application_id=application_id))
 
     @expose("/<kind>/bulk", methods=["POST"])
@@ -210,7 +252,7 @@ class WorkflowView(BaseView):
         )
 
 
-class AuditLogView(ScopedActionsMixin, ModelView):
+class AuditLogView(CsvExportMixin, ScopedActionsMixin, ModelView):
     datamodel = SQLAInterface(AuditLog)
     route_base = "/backoffice/audit"
     class_permission_name = "AuditLog"
@@ -280,7 +322,7 @@ def check_setting_value(key: str, value: str) -> None:
             check_pattern(value or "")
         except PatternError:
             raise ValueError(_("The pattern must contain {seq}, for example 皖安协会[{year}]第{seq:04d}号")) from None
-    elif key.endswith(("_seconds", "_months")) and not (value or "").strip().isdigit():
+    elif key.endswith(("_seconds", "_months", "_days")) and not (value or "").strip().isdigit():
         raise ValueError(_("Please enter a whole number"))
 
 

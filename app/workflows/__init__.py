@@ -19,37 +19,38 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 
 from .. import audit, db
+from ..exceptions import UserError
 from ..models import Application, StatusLog, utcnow
 from ..scoping import is_association_user, is_enterprise_user
 
 log = logging.getLogger(__name__)
 
-# Every state any workflow uses: label and Bootstrap badge colour.
-STATES: dict[str, tuple[Any, str]] = {
-    "draft": (_l("Draft"), "default"),
-    "submitted": (_l("Submitted"), "info"),
-    "received": (_l("Received"), "primary"),
-    "approved": (_l("Approved"), "success"),
-    "returned": (_l("Returned"), "warning"),
-    "refused": (_l("Refused"), "danger"),
-    "withdrawn": (_l("Withdrawn"), "default"),
-    "payment_submitted": (_l("Paid, awaiting confirmation"), "info"),
-    "payment_returned": (_l("Payment returned"), "warning"),
-    "completed": (_l("Membership completed"), "success"),
+
+@dataclass(frozen=True)
+class State:
+    """A state's label and Bootstrap badge colour."""
+
+    label: Any
+    colour: str = "default"
+
+
+# States most workflows share; a workflow adds its own and may relabel these.
+DEFAULT_STATES: dict[str, State] = {
+    "draft": State(_l("Draft")),
+    "submitted": State(_l("Submitted"), "info"),
+    "received": State(_l("Received"), "primary"),
+    "approved": State(_l("Approved"), "success"),
+    "returned": State(_l("Returned"), "warning"),
+    "refused": State(_l("Refused"), "danger"),
+    "withdrawn": State(_l("Withdrawn")),
 }
 
 Guard = Callable[[Any, Any], "str | None"]
 Effect = Callable[[Any, Any, "TransitionContext"], None]
 
 
-class WorkflowError(Exception):
+class WorkflowError(UserError):
     """A refused transition; `message` is for the user, `status` for HTTP."""
-
-    status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class Forbidden(WorkflowError):
@@ -81,22 +82,36 @@ class Transition:
     effects: tuple[Effect, ...] = ()
     notify: Any = None  # subject of the message the enterprise gets, or None
     style: str = "primary"
+    decides: bool = False  # records decided_on / decided_by (approval, refusal, completion)
+    stamps: str | None = None  # Application time column set when it fires (submitted_on, received_on)
+    bare: bool = False  # the owner fires it with a plain button (no data of its own to send)
 
 
 @dataclass
 class Workflow:
+    """One application type: its model, states, transition table and how its pages show it."""
+
     kind: str
     label: Any
     model: type
     permission_view: str
     transitions: tuple[Transition, ...]
+    state_labels: dict[str, State] = field(default_factory=dict)  # added to / overriding DEFAULT_STATES
     initial: str = "draft"
     editable_states: tuple[str, ...] = ("draft", "submitted", "returned")
-    final_states: tuple[str, ...] = ("refused", "withdrawn", "completed")
+    final_states: tuple[str, ...] = ("refused", "withdrawn")
+    fields_template: str = ""  # the application's data, shown by the portal and the review pages alike
+    portal_endpoint: str = ""  # the portal view's detail endpoint
+    menu_icon: str = "fa-file-text-o"
     by_name: dict[str, Transition] = field(init=False)
+    vocabulary: dict[str, State] = field(init=False)
 
     def __post_init__(self) -> None:
         self.by_name = {t.name: t for t in self.transitions}
+        self.vocabulary = {**DEFAULT_STATES, **self.state_labels}
+        unknown = [s for s in self.states if s not in self.vocabulary]
+        if unknown:
+            raise ValueError(f"workflow {self.kind}: no label for states {unknown}")
 
     @property
     def states(self) -> list[str]:
@@ -108,8 +123,38 @@ class Workflow:
         return seen
 
     @property
+    def open_states(self) -> list[str]:
+        return [s for s in self.states if s not in self.final_states]
+
+    @property
+    def waiting_states(self) -> list[str]:
+        """States in which the association has to act: the sources of staff transitions."""
+        staff = {s for t in self.transitions if not t.owner_only for s in t.sources}
+        return [s for s in self.states if s in staff]
+
+    @property
     def permissions(self) -> list[str]:
-        return sorted({t.permission for t in self.transitions if t.permission})
+        return sorted({t.permission for t in self.transitions if t.permission} | {QUEUE_PERMISSION})
+
+    @property
+    def queue_menu(self) -> str:
+        """FAB menu name of this workflow's review queue link."""
+        return f"{self.permission_view}Queue"
+
+    def label_of(self, state: str) -> str:
+        entry = self.vocabulary.get(state)
+        return str(entry.label) if entry else state
+
+    def colour_of(self, state: str) -> str:
+        entry = self.vocabulary.get(state)
+        return entry.colour if entry else "default"
+
+    def bare_transitions(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.transitions if t.bare)
+
+
+# Seeing a workflow's queue and applications needs this permission on its permission view.
+QUEUE_PERMISSION = "can_review"
 
 
 @dataclass
@@ -132,17 +177,37 @@ def workflow_for(record: Application) -> Workflow:
     return REGISTRY[record.kind]
 
 
-def state_label(state: str) -> str:
-    return str(STATES.get(state, (state, "default"))[0])
+def _workflow_of(kind: Any) -> Workflow | None:
+    if isinstance(kind, Workflow):
+        return kind
+    return REGISTRY.get(kind) if kind else None
 
 
-def state_colour(state: str) -> str:
-    return STATES.get(state, (state, "default"))[1]
+def state_label(state: str, kind: Any = None) -> str:
+    """A state's label in the workflow `kind` (a kind string or a Workflow)."""
+    workflow = _workflow_of(kind)
+    if workflow is not None:
+        return workflow.label_of(state)
+    entry = DEFAULT_STATES.get(state)
+    return str(entry.label) if entry else state
+
+
+def state_colour(state: str, kind: Any = None) -> str:
+    workflow = _workflow_of(kind)
+    if workflow is not None:
+        return workflow.colour_of(state)
+    entry = DEFAULT_STATES.get(state)
+    return entry.colour if entry else "default"
 
 
 def _has_permission(user: Any, permission: str, view: str) -> bool:
     role_ids = [role.id for role in getattr(user, "roles", [])]
     return bool(role_ids) and current_app.appbuilder.sm.exist_permission_on_roles(view, permission, role_ids)
+
+
+def may_review(workflow: Workflow, user: Any) -> bool:
+    """Association staff holding the workflow's queue permission see its queue and applications."""
+    return is_association_user(user) and _has_permission(user, QUEUE_PERMISSION, workflow.permission_view)
 
 
 def may_fire(workflow: Workflow, transition: Transition, record: Application, user: Any) -> bool:
@@ -175,10 +240,6 @@ def can_edit(record: Application, user: Any) -> bool:
     )
 
 
-_STAMPS = {"submitted": "submitted_on", "received": "received_on"}
-_DECISIONS = {"approved", "refused", "completed"}
-
-
 def apply(
     record: Application, name: str, actor: Any, comment: str | None = None, expected_version: int | None = None
 ) -> StatusLog:
@@ -199,7 +260,7 @@ def apply(
             _(
                 "“%(action)s” is not possible while the application is “%(state)s”",
                 action=transition.label,
-                state=state_label(current),
+                state=workflow.label_of(current),
             )
         )
     comment = (comment or "").strip() or None
@@ -212,9 +273,9 @@ def apply(
 
     now = utcnow()
     values: dict[str, Any] = {"status": transition.target, "version": Application.version + 1, "changed_on": now}
-    if transition.target in _STAMPS:
-        values[_STAMPS[transition.target]] = now
-    if transition.target in _DECISIONS:
+    if transition.stamps:
+        values[transition.stamps] = now
+    if transition.decides:
         values.update(decided_on=now, decided_by_id=actor.id)
     moved = db.session.execute(
         update(Application)
@@ -268,7 +329,7 @@ def _notify_after_commit(record: Application, workflow: Workflow, transition: Tr
     from ..notify import notify_enterprise
 
     subject = _("%(type)s: %(event)s", type=workflow.label, event=transition.notify)
-    body = _("Your application No. %(id)s is now “%(state)s”.", id=record.id, state=state_label(record.status))
+    body = _("Your application No. %(id)s is now “%(state)s”.", id=record.id, state=workflow.label_of(record.status))
     if comment:
         body += " " + _("Reason: %(comment)s", comment=comment)
     try:
@@ -301,7 +362,7 @@ def diagram(kind: str) -> str:
     workflow = REGISTRY[kind]
     lines = ["stateDiagram-v2", f"    [*] --> {workflow.initial}"]
     for state in workflow.states:
-        lines.append(f"    {state} : {state_label(state)}")
+        lines.append(f"    {state} : {workflow.label_of(state)}")
     for t in workflow.transitions:
         who = _("enterprise") if t.owner_only else _("association")
         for source in t.sources:
@@ -309,3 +370,115 @@ def diagram(kind: str) -> str:
     for state in workflow.final_states:
         lines.append(f"    {state} --> [*]")
     return "\n".join(lines)
+
+
+# --- Writes owned by the engine: views never commit, set a status or roll back themselves ----------
+
+
+def create_and_fire(model: type, values: dict[str, Any], actor: Any, transition: str = "submit") -> Application:
+    """Create an application of `model` for the actor's enterprise and fire its first transition, in
+    one transaction: if a guard refuses, nothing is stored and the WorkflowError propagates."""
+    record = model(
+        enterprise_id=actor.enterprise_id,
+        status=REGISTRY[model.__mapper_args__["polymorphic_identity"]].initial,
+        version=1,
+        created_by_id=actor.id,
+        **values,
+    )
+    db.session.add(record)
+    try:
+        db.session.flush()
+        apply(record, transition, actor)
+    except Exception:
+        db.session.rollback()
+        raise
+    return record
+
+
+def update_data(
+    record: Application,
+    values: dict[str, Any],
+    actor: Any,
+    *,
+    states: tuple[str, ...] | None = None,
+    expected_version: int | None = None,
+    target: Any = None,
+) -> None:
+    """The owner changes an application's data (or a part's, `target`) while it is in `states`
+    (default: the workflow's editable states): version-checked, audited and committed together."""
+    target = record if target is None else target
+    states = states if states is not None else workflow_for(record).editable_states
+    claim_for_change(record, states, expected_version)
+    columns = sorted(values)
+    before = audit.snapshot(target, columns)
+    for name, value in values.items():
+        setattr(target, name, value)
+    audit.record(
+        "update",
+        type(target).__name__,
+        getattr(target, "id", None) or record.id,
+        before=before,
+        after=audit.snapshot(target, columns),
+        actor=actor,
+    )
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+# --- Guard factories usable by every workflow ------------------------------------------------------
+
+
+def one_open_per(kind: str, message: Any, also: Guard | None = None) -> Guard:
+    """At most one open application of `kind` per enterprise; `also` adds a type's own condition."""
+
+    def guard(record: Application, actor: Any) -> str | None:
+        from sqlalchemy import func, select, true
+
+        workflow = REGISTRY[kind]
+        others = db.session.scalar(
+            select(func.count())
+            .select_from(Application)
+            .where(
+                Application.kind == kind,
+                Application.enterprise_id == record.enterprise_id,
+                Application.status.not_in(workflow.final_states),
+                Application.id != record.id if record.id else true(),
+            )
+        )
+        if others:
+            return str(message)
+        return also(record, actor) if also else None
+
+    return guard
+
+
+def notice_read(seconds_setting: str, message: Any, attribute: str = "notice_read_on") -> Guard:
+    """The application's notice was opened at least the configured number of seconds before."""
+
+    def guard(record: Application, actor: Any) -> str | None:
+        from ..settings import get_int
+
+        seconds = get_int(seconds_setting)
+        opened = getattr(record, attribute, None)
+        if opened is None or (utcnow() - opened).total_seconds() < seconds:
+            return str(message) % {"s": seconds} if "%(s)s" in str(message) else str(message)
+        return None
+
+    return guard
+
+
+# --- Loading: the workflows that exist, in menu order ---------------------------------------------
+
+WORKFLOW_MODULES = ("app.workflows.membership",)
+
+
+def load_workflows() -> dict[str, Workflow]:
+    """Import every workflow module named in WORKFLOW_MODULES (each registers its table)."""
+    import importlib
+
+    for name in WORKFLOW_MODULES:
+        importlib.import_module(name)
+    return REGISTRY

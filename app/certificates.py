@@ -1,0 +1,100 @@
+"""The certificate register: every issued document (membership, training, qualification, filing).
+
+`issue()` takes the next number of the kind's pattern (gapless, inside the caller's transaction)
+and records the first history event; `change_status()` moves a certificate and records why.
+Neither commits: they run inside a workflow transition's or a service's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from . import audit, db
+from .models import Certificate, CertificateEvent, utcnow
+from .numbering import next_number
+
+KINDS = {
+    "membership": _l("Membership certificate"),
+    "training": _l("Training certificate"),
+}
+STATUSES = {
+    "valid": _l("Valid"),
+    "suspended": _l("Suspended"),
+    "revoked": _l("Revoked"),
+    "expired": _l("Expired"),
+    "superseded": _l("Superseded"),
+}
+
+
+def issue(
+    kind: str,
+    *,
+    enterprise_id: int,
+    holder_name: str,
+    valid_from: dt.date,
+    valid_until: dt.date | None = None,
+    application_id: int | None = None,
+    level: str | None = None,
+    number: str | None = None,
+    copies_original: int = 1,
+    copies_duplicate: int = 0,
+    replaces: Certificate | None = None,
+    actor: Any = None,
+) -> Certificate:
+    """A new certificate of `kind`, numbered from `number_pattern.<kind>` unless `number` is given."""
+    certificate = Certificate(
+        kind=kind,
+        number=number or next_number(kind, valid_from),
+        enterprise_id=enterprise_id,
+        holder_name=holder_name,
+        application_id=application_id,
+        level=level,
+        issued_on=dt.date.today(),
+        valid_from=valid_from,
+        valid_until=valid_until,
+        status="valid",
+        copies_original=copies_original,
+        copies_duplicate=copies_duplicate,
+        replaces_id=replaces.id if replaces else None,
+    )
+    db.session.add(certificate)
+    db.session.flush()
+    _event(certificate, "issued", None, "valid", None, actor)
+    return certificate
+
+
+def change_status(certificate: Certificate, to_status: str, event: str, note: str | None, actor: Any) -> None:
+    """Move a certificate to `to_status` (audited, with a history event); the caller commits."""
+    if to_status not in STATUSES:
+        raise ValueError(f"unknown certificate status {to_status!r}")
+    before = certificate.status
+    certificate.status = to_status
+    _event(certificate, event, before, to_status, note, actor)
+    audit.record(
+        event,
+        "Certificate",
+        certificate.id,
+        before={"status": before},
+        after={"status": to_status},
+        comment=note,
+        actor=actor,
+    )
+
+
+def _event(certificate: Certificate, event: str, before: str | None, after: str, note: str | None, actor: Any) -> None:
+    db.session.add(
+        CertificateEvent(
+            certificate_id=certificate.id,
+            enterprise_id=certificate.enterprise_id,
+            event=event,
+            from_status=before,
+            to_status=after,
+            note=note,
+            actor_id=getattr(actor, "id", None),
+            actor_name=audit.actor_name(actor) if actor is not None else "system",
+            at=utcnow(),
+        )
+    )

@@ -1,0 +1,287 @@
+"""The portal's generic application pages, configured per workflow: list, notice gate, form, detail
+with the review timeline, edit until received, the owner's plain-button transitions, and the
+payment part (证书发放方式 → 去缴费 → 立即提交) for workflows that include it.
+
+A type's portal view subclasses `ApplicationPortalView` and declares its workflow kind, form,
+fields and templates; it keeps only what is its own. Views never commit: the engine does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import flash, g, redirect, request, session, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from .. import db, payments
+from ..forms import DeliveryForm, PaymentForm
+from ..models import utcnow
+from ..scoping import get_scoped_or_404, scoped
+from ..settings import get_int, get_setting
+from ..uploads import UploadRejected
+from ..workflows import (
+    REGISTRY,
+    InvalidTransition,
+    Workflow,
+    WorkflowError,
+    apply,
+    available,
+    can_edit,
+    create_and_fire,
+    update_data,
+)
+from .common import flash_form_errors
+
+
+def form_version() -> int | None:
+    """The application version the submitted page showed (stale pages are refused)."""
+    value = request.form.get("version", "")
+    return int(value) if value.isdigit() else None
+
+
+def _parse_time(value: str | None) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+class ApplicationPortalView(BaseView):
+    """Portal pages of one application type. Subclasses set the class attributes below."""
+
+    default_view = "index"
+    kind: str = ""
+    form_class: Any = None
+    form_fields: tuple[str, ...] = ()
+    title: Any = ""
+    # The notice gate (查看须知 → 已阅读 → apply): the setting holding its text and minimum reading time.
+    notice_setting: str | None = None
+    notice_seconds_setting: str | None = None
+    notice_title: Any = ""
+    notice_checkbox: Any = ""
+    msg_tick_notice: Any = ""
+    msg_read_longer: Any = ""  # with %(s)s
+    msg_read_first: Any = ""
+    msg_locked: Any = _l("The association has received the materials; they can no longer be changed")
+    msg_submitted: Any = _l("Your application has been submitted; the association will review it")
+    index_template = "applications/index.html"
+    detail_template = "applications/detail.html"
+    form_template = "applications/form.html"
+    notice_template = "applications/notice.html"
+    pay_template = "applications/pay.html"
+
+    # --- configuration hooks ----------------------------------------------------------------
+
+    @property
+    def workflow(self) -> Workflow:
+        return REGISTRY[self.kind]
+
+    @property
+    def model(self) -> type:
+        return self.workflow.model
+
+    def endpoint_for(self, name: str) -> str:
+        return f"{type(self).__name__}.{name}"
+
+    def make_form(self, record: Any = None) -> Any:
+        """The type's form, with its choices; `record` fills it when editing."""
+        return self.form_class(obj=record if record is not None and request.method == "GET" else None)
+
+    def prefill(self, form: Any, enterprise: Any) -> None:
+        """Fill a new form from the enterprise profile."""
+
+    def form_values(self, form: Any) -> dict[str, Any]:
+        return {name: getattr(form, name).data for name in self.form_fields}
+
+    def refusal_before_apply(self) -> str | None:
+        """Why the enterprise may not start an application now (shown before the form)."""
+        return None
+
+    def index_context(self) -> dict[str, Any]:
+        return {}
+
+    def detail_context(self, record: Any) -> dict[str, Any]:
+        return {}
+
+    def _own(self, application_id: int) -> Any:
+        return get_scoped_or_404(self.model, application_id)
+
+    def _detail(self, record: Any):
+        return redirect(url_for(self.endpoint_for("detail"), application_id=record.id))
+
+    def _render(self, template: str, **context: Any):
+        return self.render_template(template, view=self, workflow=self.workflow, **context)
+
+    @property
+    def _opened_key(self) -> str:
+        return f"{self.kind}_notice_opened"
+
+    @property
+    def _read_key(self) -> str:
+        return f"{self.kind}_notice_read"
+
+    # --- pages ------------------------------------------------------------------------------
+
+    @expose("/")
+    @has_access
+    def index(self):
+        model = self.model
+        applications = db.session.scalars(scoped(select(model), model).order_by(model.id.desc())).all()
+        return self._render(self.index_template, applications=applications, **self.index_context())
+
+    @expose("/notice", methods=["GET", "POST"])
+    @has_access
+    def notice(self):
+        if not self.notice_setting:
+            return redirect(url_for(self.endpoint_for("apply")))
+        seconds = get_int(self.notice_seconds_setting) if self.notice_seconds_setting else 0
+        if request.method == "GET":
+            session[self._opened_key] = utcnow().isoformat()
+            session.pop(self._read_key, None)
+        else:
+            opened = _parse_time(session.get(self._opened_key))
+            if request.form.get("read") != "y":
+                flash(str(self.msg_tick_notice), "warning")
+            elif opened is None or (utcnow() - opened).total_seconds() < seconds:
+                flash(str(self.msg_read_longer) % {"s": seconds}, "warning")
+            else:
+                session[self._read_key] = opened.isoformat()
+                return redirect(url_for(self.endpoint_for("apply")))
+        return self._render(self.notice_template, notice=get_setting(self.notice_setting), seconds=seconds)
+
+    @expose("/apply", methods=["GET", "POST"])
+    @has_access
+    def apply(self):
+        values: dict[str, Any] = {}
+        if self.notice_setting:
+            read_on = _parse_time(session.get(self._read_key))
+            if read_on is None:
+                flash(str(self.msg_read_first), "warning")
+                return redirect(url_for(self.endpoint_for("notice")))
+            values["notice_read_on"] = read_on
+        refusal = self.refusal_before_apply()
+        if refusal:
+            flash(refusal, "warning")
+            return redirect(url_for(self.endpoint_for("index")))
+        form = self.make_form()
+        if request.method == "GET":
+            self.prefill(form, g.user.enterprise)
+        if form.validate_on_submit():
+            try:
+                record = create_and_fire(self.model, {**values, **self.form_values(form)}, g.user)
+            except WorkflowError as error:
+                flash(error.message, "danger")
+            else:
+                session.pop(self._read_key, None)
+                flash(str(self.msg_submitted), "success")
+                return self._detail(record)
+        return self._render(self.form_template, form=form, title=self.title, record=None)
+
+    @expose("/<int:application_id>")
+    @has_access
+    def detail(self, application_id: int):
+        record = self._own(application_id)
+        return self._render(
+            self.detail_template,
+            record=record,
+            actions=available(record, g.user),
+            editable=can_edit(record, g.user),
+            delivery=DeliveryForm(obj=record.payment),
+            payable_states=payments.PAYABLE_STATES,
+            **self.detail_context(record),
+        )
+
+    @expose("/<int:application_id>/edit", methods=["GET", "POST"])
+    @has_access
+    def edit(self, application_id: int):
+        record = self._own(application_id)
+        if not can_edit(record, g.user):
+            flash(str(self.msg_locked), "warning")
+            return self._detail(record)
+        form = self.make_form(record)
+        if form.validate_on_submit():
+            # The lock is checked again at write time: a reviewer may have received it meanwhile.
+            try:
+                update_data(record, self.form_values(form), g.user, expected_version=form_version())
+            except WorkflowError:
+                flash(str(self.msg_locked), "warning")
+                return self._detail(record)
+            flash(_("The application has been updated"), "success")
+            return self._detail(record)
+        return self._render(self.form_template, form=form, title=_("Edit materials"), record=record)
+
+    @expose("/<int:application_id>/act", methods=["POST"])
+    @has_access
+    def act(self, application_id: int):
+        """Transitions the owner fires with a plain button; the others come with their own form."""
+        record = self._own(application_id)
+        name = request.form.get("transition", "")
+        try:
+            if name not in self.workflow.bare_transitions():
+                raise InvalidTransition(_("Unknown action"))
+            apply(record, name, g.user, request.form.get("comment"), expected_version=form_version())
+        except WorkflowError as error:
+            flash(error.message, "danger")
+        else:
+            flash(_("Done"), "success")
+        return self._detail(record)
+
+
+class PaymentPortalMixin:
+    """证书发放方式 → 去缴费 → 上传转账截图 + 联系手机号 → 立即提交, for a workflow with the payment part."""
+
+    pay_title: Any = _l("Pay the fee")
+    payment_instructions_setting = "membership.payment_instructions"
+
+    @expose("/<int:application_id>/delivery", methods=["POST"])
+    @has_access
+    def delivery(self, application_id: int):
+        record = self._own(application_id)
+        if record.status not in payments.PAYABLE_STATES:
+            flash(_("Payment is not possible in the current state"), "warning")
+            return self._detail(record)
+        form = DeliveryForm()
+        if not form.validate_on_submit():
+            flash_form_errors(form)
+            return self._detail(record)
+        try:
+            payments.choose_delivery(record, g.user, form.data)
+        except WorkflowError as error:
+            flash(error.message, "danger")
+            return self._detail(record)
+        return redirect(url_for(self.endpoint_for("pay"), application_id=record.id))
+
+    @expose("/<int:application_id>/pay", methods=["GET", "POST"])
+    @has_access
+    def pay(self, application_id: int):
+        record = self._own(application_id)
+        if record.status not in payments.PAYABLE_STATES or not (record.payment and record.payment.delivery_method):
+            return self._detail(record)
+        form = PaymentForm()
+        if request.method == "GET":
+            form.payment_phone.data = record.payment.phone or g.user.phone
+        if form.validate_on_submit():
+            try:
+                payments.submit_payment(record, g.user, request.files.get("screenshot"), form.payment_phone.data)
+            except UploadRejected as error:
+                form.screenshot.errors.append(error.message)
+            except WorkflowError as error:
+                flash(error.message, "danger")
+            else:
+                flash(_("Payment submitted; the association will confirm it"), "success")
+                return self._detail(record)
+        return self._render(
+            self.pay_template,
+            record=record,
+            form=form,
+            title=self.pay_title,
+            fee=self.fee_due(record),
+            instructions=get_setting(self.payment_instructions_setting),
+        )
+
+    def fee_due(self, record: Any) -> Any:
+        return record.payment.fee if record.payment else None
