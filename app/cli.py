@@ -1,4 +1,4 @@
-"""Command-line tasks: `flask roles sync`, `flask legacy import FILE.csv`."""
+"""Command-line tasks: `flask roles sync`, `flask legacy import FILE.csv`, `flask training purge-error-sheets`."""
 
 import sys
 
@@ -55,7 +55,28 @@ def legacy_import_command(csv_file) -> None:
     click.echo(f"{count} legacy account(s) imported.")
 
 
+training_cli = AppGroup("training", help="Technical staff and training sign-up.")
+
+
+@training_cli.command("purge-error-sheets")
+@click.option(
+    "--older-than", type=float, default=None, help="Age in hours (default TRAINING_ERROR_SHEET_MAX_AGE_HOURS)."
+)
+def purge_error_sheets_command(older_than: float | None) -> None:
+    """Delete the workbooks with errors written for refused 报名表 uploads once they are old."""
+    import datetime as dt
+
+    from .staff import purge_error_workbooks
+
+    max_age = dt.timedelta(hours=older_than) if older_than is not None else None
+    total = 0
+    while deleted := purge_error_workbooks(max_age):
+        total += deleted
+    click.echo(f"deleted {total} error workbook(s)")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(roles_cli)
     app.cli.add_command(legacy_cli)
     app.cli.add_command(seed_command)
+    app.cli.add_command(training_cli)

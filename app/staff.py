@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from . import audit, db
 from .identity import InvalidIdentity, birth_date_of, gender_of, normalize_id_number
-from .models import Enrollment, TechnicalStaff, TrainingBatch
+from .models import Enrollment, StoredFile, TechnicalStaff, TrainingBatch
 from .settings import get_list
 from .sms import SmsError, normalize_phone
+from .uploads import storage_path
+
+log = logging.getLogger(__name__)
 
 # Field order of the form and of the 报名表 template: (key, label, required).
 FIELDS: list[tuple[str, Any, bool]] = [
@@ -46,13 +52,53 @@ def gender_code(value: Any) -> str | None:
     return None
 
 
-def as_text(value: Any) -> str:
-    """Cell or form value as text; whole numbers typed into Excel cells lose their '.0'."""
+# Fields holding digits: full-width digits (and a full-width Ｘ) typed with a Chinese input method
+# count as the ordinary ones.
+DIGIT_FIELDS = ("id_number", "mobile", "insurance_months")
+
+
+def as_text(value: Any, key: str = "") -> str:
+    """Cell or form value as text; whole numbers typed into Excel cells lose their '.0'.
+
+    Width is folded in digit fields, and full-width spaces (used to pad two-character names) are
+    dropped from names.
+    """
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    text = str(value)
+    if key in DIGIT_FIELDS:
+        text = unicodedata.normalize("NFKC", text)
+    elif key == "name":
+        text = text.replace("\u3000", "")
+    return text.strip()
+
+
+def is_number_cell(value: Any) -> bool:
+    """A spreadsheet cell holding a number (not text): its digits may already be rounded."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def number_cell_problem(key: str, value: Any) -> str | None:
+    """Why an ID or phone number read from a number cell is refused rather than converted.
+
+    A spreadsheet keeps 15 significant digits of a number: an 18-digit ID number in a number cell
+    is already wrong, and turning it back into digits would only guess. A phone number (11 digits)
+    survives, so only one that is not exactly 11 whole digits is refused.
+    """
+    if not is_number_cell(value):
+        return None
+    if key == "id_number":
+        return _(
+            "The cell is in number format: spreadsheet programs cut 18-digit ID card numbers short."
+            " Format the column as text and type the numbers again"
+        )
+    if key == "mobile" and not (float(value).is_integer() and len(str(int(value))) == 11):
+        return _(
+            "The cell is in number format, which changes phone numbers. Format the column as text and type the numbers again"
+        )
+    return None
 
 
 def check_staff(
@@ -62,10 +108,15 @@ def check_staff(
     choices = choices or staff_choices()
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    text = {key: as_text(raw.get(key)) for key, _label, _required in FIELDS}
+    text = {key: as_text(raw.get(key), key) for key, _label, _required in FIELDS}
     for key, label, required in FIELDS:
         if required and not text[key]:
             errors[key] = _("%(field)s is required", field=label)
+    for key in ("id_number", "mobile"):
+        problem = number_cell_problem(key, raw.get(key))
+        if problem:
+            errors[key] = problem
+            text[key] = ""  # never converted, never checked further (no check-digit or gender guess)
     name = text["name"]
     if name and len(name) > 50:
         errors["name"] = _("The name is too long")
@@ -285,3 +336,47 @@ def sign_up(
 
 def seats_taken(batch_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(Enrollment).where(Enrollment.batch_id == batch_id))
+
+
+# --- Workbooks with errors ---------------------------------------------------------------------
+
+ERROR_SHEET_PURPOSE = "training_errors"
+PURGE_INTERVAL = dt.timedelta(minutes=10)
+_last_purge: dt.datetime | None = None
+
+
+def purge_error_workbooks(max_age: dt.timedelta | None = None, limit: int = 1000) -> int:
+    """Delete the workbooks written for refused 报名表 uploads once they are older than `max_age`
+    (TRAINING_ERROR_SHEET_MAX_AGE_HOURS by default): they hold the people's ID numbers and are
+    only needed while the clerk corrects the sheet. Rows go first (committed), then the files: a
+    file left behind by a failure is unreachable, a row without its file would not be.
+    Returns the number deleted (at most `limit`)."""
+    if max_age is None:
+        max_age = dt.timedelta(hours=current_app.config.get("TRAINING_ERROR_SHEET_MAX_AGE_HOURS", 24))
+    cutoff = dt.datetime.now(dt.UTC).replace(tzinfo=None) - max_age
+    old = db.session.execute(
+        select(StoredFile.id, StoredFile.storage_key)
+        .where(StoredFile.purpose == ERROR_SHEET_PURPOSE, StoredFile.created_on < cutoff)
+        .order_by(StoredFile.id)
+        .limit(limit)
+    ).all()
+    if not old:
+        return 0
+    db.session.execute(delete(StoredFile).where(StoredFile.id.in_([row.id for row in old])))
+    db.session.commit()
+    for row in old:
+        try:
+            storage_path(row.storage_key).unlink(missing_ok=True)
+        except (OSError, ValueError):
+            log.warning("could not delete error workbook %s", row.storage_key, exc_info=True)
+    return len(old)
+
+
+def purge_error_workbooks_now_and_then() -> None:
+    """Run the purge when a new error workbook is written, at most every PURGE_INTERVAL per process."""
+    global _last_purge
+    now = dt.datetime.now(dt.UTC)
+    if _last_purge is not None and now - _last_purge < PURGE_INTERVAL:
+        return
+    _last_purge = now
+    purge_error_workbooks()
