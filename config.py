@@ -54,10 +54,15 @@ class Config:
     FAB_ADD_SECURITY_PERMISSION_VIEWS_VIEW = False
     FAB_PASSWORD_HASH_METHOD = "scrypt"
 
-    # Login rate limiting: both flags are needed. Storage is in memory unless a shared
-    # store is configured (use Redis with several gunicorn workers).
-    AUTH_RATE_LIMITED = True
-    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minute")
+    APP_ENV = os.environ.get("APP_ENV", "development")
+
+    # Sign-in limits count failures only (app/throttle.py): per account a growing delay, then a
+    # lock lifted by an SMS password reset; per client address the ceiling below, on failed
+    # sign-ins, activations and SMS-code checks together. FAB's own limiter counted every POST,
+    # successes included, and is off. Storage is in memory unless a shared store is configured;
+    # production refuses to start without one (several gunicorn workers).
+    AUTH_RATE_LIMITED = False
+    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "100 per 15 minute")
     RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
@@ -110,6 +115,7 @@ class Config:
 
 
 class ProductionConfig(Config):
+    APP_ENV = "production"
     SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"

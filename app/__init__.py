@@ -37,6 +37,9 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
     app.config.from_object(config_object)
     app.config.update(overrides)
     os.makedirs(app.instance_path, exist_ok=True)
+    from .throttle import check_storage
+
+    check_storage(app)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _load_or_create_secret_key(app.instance_path)
 

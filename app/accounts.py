@@ -33,6 +33,10 @@ class AccountError(ValueError):
         self.message = message
 
 
+class WrongLegacyCredentials(AccountError):
+    """The old system's account or password is wrong (counted by app.throttle)."""
+
+
 def hash_password(password: str) -> str:
     config = current_app.config
     return generate_password_hash(
@@ -198,7 +202,7 @@ def legacy_password_matches(account: LegacyAccount, password: str) -> bool:
 def check_legacy_login(old_account: str, password: str) -> LegacyAccount:
     account = db.session.scalar(select(LegacyAccount).where(LegacyAccount.old_account == old_account.strip()))
     if account is None or not legacy_password_matches(account, password):
-        raise AccountError(_("Wrong old system account or password"))
+        raise WrongLegacyCredentials(_("Wrong old system account or password"))
     if account.activated_on is not None:
         raise AccountError(_("This account has already been activated; please sign in with its mobile phone number"))
     return account

@@ -15,6 +15,7 @@ from flask_login import login_user, logout_user
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
+from . import throttle
 from .audit import AuditedModelViewMixin
 from .models import PlatformUser
 from .scoping import ScopedActionsMixin, is_association_user, is_enterprise_user
@@ -61,6 +62,14 @@ class PlatformAuthDBView(AuthDBView):
         if form.validate_on_submit():
             sm = self.appbuilder.sm
             username = form.username.data.strip()
+            back = self.appbuilder.get_url_for_login_with(get_safe_redirect(request.args.get("next", "")))
+            # Failures only count: per address (a high ceiling, 429) and per account (delay, then lock).
+            throttle.check_address("login")
+            refused = throttle.refusal("login", username)
+            if refused is not None:
+                throttle.record_refused("login")
+                flash(throttle.refusal_message("login", refused), "warning")
+                return redirect(back)
             candidate = sm.find_user(username=username)
             wanted = is_enterprise_user if form.user_kind.data == "enterprise" else is_association_user
             user = None
@@ -69,8 +78,10 @@ class PlatformAuthDBView(AuthDBView):
             else:
                 check_password_hash(_DUMMY_HASH, form.password.data)
             if user is None:
+                throttle.record_failure("login", username)
                 flash(str(self.invalid_login_message), "warning")
-                return redirect(self.appbuilder.get_url_for_login_with(get_safe_redirect(request.args.get("next", ""))))
+                return redirect(back)
+            throttle.record_success("login", username)
             login_user(user, remember=False)
             session["sv"] = user.session_version or 0
             return redirect(get_safe_redirect(request.args.get("next", "")))

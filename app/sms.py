@@ -194,11 +194,29 @@ def check_code(phone: str, purpose: str, code: str | None) -> None:
     """Accept the latest unused, unexpired code for this phone and purpose exactly once.
 
     Raises SmsError otherwise; a wrong code counts as a try and too many tries void the code.
+    Failures also count per phone across codes and per client address (app.throttle).
     """
+    from . import throttle
+
     phone = normalize_phone(phone)
     code = (code or "").strip()
     if not re.fullmatch(r"\d{6}", code):
         raise SmsError(_("Please enter the 6-digit verification code"))
+    if throttle.address_exhausted("sms"):
+        raise SmsError(_("Too many attempts. Please wait a few minutes and try again."))
+    refused = throttle.refusal("sms", phone)
+    if refused is not None:
+        throttle.record_refused("sms")
+        raise SmsError(throttle.refusal_message("sms", refused), retry_after=refused.wait)
+    try:
+        _accept_code(phone, purpose, code)
+    except SmsError:
+        throttle.record_failure("sms", phone)
+        raise
+    throttle.record_success("sms", phone)
+
+
+def _accept_code(phone: str, purpose: str, code: str) -> None:
     record = db.session.scalar(
         select(SmsCode)
         .where(SmsCode.phone == phone, SmsCode.purpose == purpose, SmsCode.consumed_on.is_(None))

@@ -9,10 +9,11 @@ from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from werkzeug.security import check_password_hash
 
-from .. import db
+from .. import db, throttle
 from ..accounts import (
     AccountError,
     EnterpriseData,
+    WrongLegacyCredentials,
     activate_legacy_account,
     check_legacy_login,
     create_enterprise_account,
@@ -133,17 +134,27 @@ class ActivationView(BaseView):
 
     route_base = "/activate"
     default_view = "legacy_login"
-    limits = post_limit("ACTIVATION_RATE_LIMIT", "20 per 10 minute")
 
     @expose("/", methods=["GET", "POST"])
     def legacy_login(self):
         form = LegacyLoginForm()
         if form.validate_on_submit():
+            # Failed guesses count per old account (delay, then lock) and per address; successes do not.
+            throttle.check_address("activate")
+            old_account = form.old_account.data.strip()
+            refused = throttle.refusal("activate", old_account)
             try:
-                account = check_legacy_login(form.old_account.data, form.password.data)
+                if refused is not None:
+                    throttle.record_refused("activate")
+                    raise AccountError(throttle.refusal_message("activate", refused))
+                account = check_legacy_login(old_account, form.password.data)
+            except WrongLegacyCredentials as error:
+                throttle.record_failure("activate", old_account)
+                flash(error.message, "danger")
             except AccountError as error:
                 flash(error.message, "danger")
             else:
+                throttle.record_success("activate", old_account)
                 # The old password becomes the new one, hashed with the current scheme.
                 start_wizard(
                     "activate", step=2, legacy_account_id=account.id, password_hash=hash_password(form.password.data)
@@ -236,6 +247,8 @@ class PasswordResetView(BaseView):
         if form.validate_on_submit():
             user = db.session.get(PlatformUser, draft.user_id)
             set_password(user, form.password.data)
+            # The owner proved control of the phone: a sign-in lock on the account ends here.
+            throttle.unlock("login", user.username)
             discard_wizard("reset")
             flash(_("Your password has been reset. Please sign in."), "success")
             return redirect(self.appbuilder.get_url_for_login)
