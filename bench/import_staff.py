@@ -1,9 +1,11 @@
 """Benchmark of 批量报名: time and peak memory of a 5,000- and a 20,000-row 报名表 upload.
 
-Prints, for each size, the time openpyxl alone takes to read the file (the floor), the time and
-peak Python memory of our whole import (read, validate every row, write staff and enrolments in
-one transaction), and the ratio of the two. Runs on a temporary SQLite database, or on
-BENCH_DATABASE_URL if set.
+Prints, for each size, the time openpyxl alone takes to read the file (read-only mode, the old
+floor), python-calamine's read of the same sheet (the fastest reader there is; not used by the
+app, see app/xlsx.py, and shown only if installed), our bounded reader alone (app/xlsx.py), our
+whole import (read, validate every row, write staff and enrolments in one transaction), the
+whole import's ratio to openpyxl's read, and its peak Python memory. Runs on a temporary SQLite
+database, or on BENCH_DATABASE_URL if set.
 
     .venv/bin/python bench/import_staff.py [ROWS ...]
 """
@@ -56,6 +58,27 @@ def openpyxl_floor(data: bytes) -> float:
     return time.perf_counter() - start
 
 
+def calamine_read(data: bytes) -> float | None:
+    try:
+        from python_calamine import CalamineWorkbook
+    except ImportError:
+        return None
+    start = time.perf_counter()
+    book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    for _row in book.get_sheet_by_name("报名表").iter_rows():
+        pass
+    book.close()
+    return time.perf_counter() - start
+
+
+def our_read(data: bytes) -> float:
+    from app.spreadsheets import read_rows
+
+    start = time.perf_counter()
+    read_rows(data)
+    return time.perf_counter() - start
+
+
 def main(sizes: list[int]) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-staff-"))
     url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
@@ -70,20 +93,29 @@ def main(sizes: list[int]) -> None:
 
     from app.settings import seed_defaults
 
-    print(f"{'rows':>7} {'openpyxl floor':>15} {'our import':>11} {'ratio':>6} {'peak memory':>12}")
+    print(
+        f"{'rows':>7} {'openpyxl read':>14} {'calamine read':>14} {'our read':>9} {'our import':>11}"
+        f" {'import/openpyxl':>16} {'peak memory':>12}"
+    )
     with app.app_context():
         upgrade(directory=MIGRATIONS_DIR)
         seed_defaults()
         for rows in sizes:
             data = build_workbook(rows)
             floor = min(openpyxl_floor(data) for _ in range(2))
+            calamine = [calamine_read(data) for _ in range(2)]
+            calamine_text = f"{min(calamine):>13.2f}s" if calamine[0] is not None else f"{'not installed':>14}"
+            reader = min(our_read(data) for _ in range(2))
             # Time without tracing; peak memory in a second, traced run (tracing slows Python down).
-            elapsed = run_import(rows, data)
+            elapsed = min(run_import(rows, data) for _ in range(2))
             tracemalloc.start()
             run_import(rows, data)
             _current, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-            print(f"{rows:>7} {floor:>14.2f}s {elapsed:>10.2f}s {elapsed / floor:>5.1f}x {peak / 1024 / 1024:>10.1f}MB")
+            print(
+                f"{rows:>7} {floor:>13.2f}s {calamine_text} {reader:>8.2f}s {elapsed:>10.2f}s"
+                f" {elapsed / floor:>15.2f}x {peak / 1024 / 1024:>10.1f}MB"
+            )
 
 
 def run_import(rows: int, data: bytes) -> float:
