@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,7 +95,8 @@ def number_cell_problem(key: str, value: Any) -> str | None:
             "The cell is in number format: spreadsheet programs cut 18-digit ID card numbers short."
             " Format the column as text and type the numbers again"
         )
-    if key == "mobile" and not (float(value).is_integer() and len(str(int(value))) == 11):
+    whole = value if isinstance(value, int) else int(value) if math.isfinite(value) and value.is_integer() else None
+    if key == "mobile" and (whole is None or len(str(abs(whole))) != 11 or whole < 0):
         return _(
             "The cell is in number format, which changes phone numbers. Format the column as text and type the numbers again"
         )
