@@ -144,3 +144,78 @@ def ready_membership(owner: PlatformUser, state: str):
 
 # kind -> factory of an application in a given state that satisfies every guard of its workflow.
 READY_APPLICATION = {"membership": ready_membership}
+
+
+def person(seq: int, **overrides) -> dict:
+    """One valid 报名表 row / staff form (gender follows the ID number's 17th digit)."""
+    data = {
+        "name": f"技术员{seq}",
+        "gender": "男",
+        "id_number": id_number(seq=100 + seq % 800, birth=f"19{70 + seq % 25}0101"),
+        "mobile": f"139{seq:08d}",
+        "education": "本科",
+        "major": "电子信息",
+        "title": "工程师",
+        "position": "施工员",
+        "insurance_months": 24,
+    }
+    data["gender"] = "男" if int(data["id_number"][16]) % 2 else "女"
+    data.update(overrides)
+    return data
+
+
+def make_batch(**fields):
+    """An open training batch whose sign-up window includes today."""
+    import datetime as dt
+
+    from app.models import TrainingBatch
+
+    today = dt.date.today()
+    values = dict(
+        name="2026年第一期安防技术培训",
+        notice="报名须知：请如实填写。",
+        starts_on=today + dt.timedelta(days=30),
+        ends_on=today + dt.timedelta(days=32),
+        place="合肥市",
+        capacity=50,
+        fee=800,
+        signup_opens_on=today - dt.timedelta(days=1),
+        signup_closes_on=today + dt.timedelta(days=20),
+        status="open",
+    )
+    values.update(fields)
+    batch = TrainingBatch(**values)
+    db.session.add(batch)
+    db.session.commit()
+    return batch
+
+
+def make_staff(enterprise: Enterprise, seq: int, **overrides):
+    """A registered technical staff member of `enterprise` (not signed up for anything)."""
+    from app.staff import check_staff, save_staff
+
+    values, errors = check_staff(person(seq, **overrides))
+    assert not errors, errors
+    staff = save_staff(enterprise.id, values)
+    db.session.commit()
+    return staff
+
+
+def workbook(rows: list[dict]) -> bytes:
+    """A 报名表 workbook with the template's header and these rows (ID and phone cells as text)."""
+    import io
+
+    from openpyxl import Workbook
+
+    from app.spreadsheets import headers
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "报名表"
+    sheet.append(headers())
+    keys = ["name", "gender", "id_number", "mobile", "education", "major", "title", "position", "insurance_months"]
+    for row in rows:
+        sheet.append([row.get(key) for key in keys])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

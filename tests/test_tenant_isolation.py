@@ -2,6 +2,15 @@
 
 The sweep walks app.url_map, so a new route joins it automatically. A route argument it does not
 know how to fill makes the sweep fail until it is classified here.
+
+What enterprise B owns is found from the schema, not listed by hand: every row of every table with
+an `enterprise_id` of B, and every row that points at one of those rows through a foreign key.
+
+A positive control keeps the sweep honest: every POST route an enterprise can reach, fired by the
+owner B with the same form, must change B's data (or be declared here as not writing). Without it
+a route whose action fails anyway (a refused delete, an invalid form) would pass the sweep even
+with its scope check removed. `tools/scope_mutations.py` proves the point by removing each scope
+check in turn and expecting this file to fail.
 """
 
 from __future__ import annotations
@@ -11,24 +20,26 @@ import json
 import re
 
 import pytest
+from flask_appbuilder import Model
 from PIL import Image
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from app import db
-from app.models import (
-    Enrollment,
-    Enterprise,
-    MembershipApplication,
-    Notification,
-    PlatformUser,
-    StoredFile,
-    TechnicalStaff,
-)
+from app.models import Enterprise, MemberTier, StoredFile, TechnicalStaff
+from app.roles import PORTAL_VIEW_NAMES
 from app.scoping import get_scoped_or_404, scoped
 from app.uploads import save_upload
-from conftest import CSRF_RE
-from factories import make_enterprise_user, make_membership_application, make_user
+from conftest import CSRF_RE, clean_database
+from factories import (
+    make_batch,
+    make_enterprise_user,
+    make_membership_application,
+    make_staff,
+    make_user,
+    person,
+    workbook,
+)
 
 # Route arguments that never name a row: (endpoint, argument) -> values to try.
 NON_ID_ARGUMENTS = {
@@ -41,6 +52,22 @@ KIND_ARGUMENT = "kind"
 # FAB's generic `action` routes take an action name beside the pk.
 ACTION_NAMES = ["muldelete", "delete"]
 ID_ARGUMENT = re.compile(r"^(pk|id|.+_id)$")
+# Arguments naming shared rows rather than an enterprise's: filled with the shared row's id.
+SHARED_ROW_ARGUMENTS = {"batch_id": "batch"}
+
+# Positive control: which of B's rows the owner's POST names, per argument (endpoint overrides).
+OWNER_ROWS = {"staff_id": "b_free_staff", "application_id": "b_submitted", "batch_id": "batch"}
+OWNER_ROWS_BY_ENDPOINT = {
+    "MembershipView.delivery": {"application_id": "b_application"},
+    "MembershipView.pay": {"application_id": "b_application"},
+}
+# Pages the owner opens first, as a person would (notices that gate an action).
+OWNER_PREPARES = {
+    "TrainingView.signup_one": ["/training/batch/{batch_id}"],
+    "TrainingView.batch_upload": ["/training/batch/{batch_id}"],
+}
+# Enterprise-reachable POST routes with ids that write nothing by design: endpoint -> why.
+NON_WRITING_POSTS: dict[str, str] = {}
 
 
 def png_bytes(color="red") -> bytes:
@@ -49,28 +76,44 @@ def png_bytes(color="red") -> bytes:
     return buffer.getvalue()
 
 
-def snapshot(enterprise_id: int) -> str:
-    """Every column of every row enterprise B owns, to detect any change."""
-    db.session.expire_all()
-    rows = []
-    for model, column in (
-        (Enterprise, Enterprise.id),
-        (PlatformUser, PlatformUser.enterprise_id),
-        (StoredFile, StoredFile.enterprise_id),
-        (MembershipApplication, MembershipApplication.enterprise_id),
-        (Notification, Notification.enterprise_id),
-        (TechnicalStaff, TechnicalStaff.enterprise_id),
-        (Enrollment, Enrollment.enterprise_id),
-    ):
-        for obj in db.session.scalars(select(model).where(column == enterprise_id)):
-            rows.append(
-                {c.name: str(getattr(obj, c.key, None)) for c in model.__table__.columns if hasattr(obj, c.key)}
+def owned_rows(enterprise_id: int) -> dict[str, set]:
+    """Table name -> primary keys of the rows enterprise `enterprise_id` owns (directly)."""
+    owned: dict[str, set] = {"enterprise": {enterprise_id}}
+    for table in Model.metadata.sorted_tables:
+        if "enterprise_id" in table.c and len(table.primary_key.columns) == 1:
+            pk = next(iter(table.primary_key.columns))
+            owned[table.name] = set(
+                db.session.execute(select(pk).where(table.c.enterprise_id == enterprise_id)).scalars()
             )
+    return owned
+
+
+def snapshot(enterprise_id: int) -> str:
+    """Every column of every row B owns, and of every row pointing at one of them."""
+    db.session.expire_all()
+    owned = owned_rows(enterprise_id)
+    rows = []
+    for table in Model.metadata.sorted_tables:
+        conditions = []
+        if "enterprise_id" in table.c:
+            conditions.append(table.c.enterprise_id == enterprise_id)
+        if table.name == "enterprise":
+            conditions.append(table.c.id == enterprise_id)
+        for fk in table.foreign_keys:
+            ids = owned.get(fk.column.table.name)
+            if ids and fk.parent.name != "enterprise_id":
+                conditions.append(fk.parent.in_(ids))
+        if not conditions:
+            continue
+        from sqlalchemy import or_
+
+        for row in db.session.execute(select(table).where(or_(*conditions))).mappings():
+            rows.append({"_table": table.name, **{k: str(v) for k, v in row.items()}})
+    rows.sort(key=lambda r: json.dumps(r, sort_keys=True, ensure_ascii=False))
     return json.dumps(rows, sort_keys=True, ensure_ascii=False)
 
 
-@pytest.fixture
-def tenants(app):
+def make_tenants() -> dict:
     a = make_enterprise_user("Enterprise")
     b = make_enterprise_user("OutOfProvinceEnterprise", region_code="320102", name="乙方机密安防有限公司")
     b_file = save_upload(
@@ -87,25 +130,42 @@ def tenants(app):
     )
     db.session.commit()
     b_application = make_membership_application(
-        b.enterprise, status="approved", payment={"file_id": b_file.id}, main_business="乙方机密业务范围"
+        b.enterprise,
+        status="approved",
+        payment={
+            "file_id": b_file.id,
+            "delivery_method": "mail",
+            "mail_recipient": "乙方收件人",
+            "mail_phone": "13900000001",
+            "mail_address": "乙方地址",
+        },
+        main_business="乙方机密业务范围",
     )
+    b_submitted = make_membership_application(b.enterprise, status="submitted", main_business="乙方机密业务范围")
     a_application = make_membership_application(a.enterprise, status="submitted")
-    from test_training import make_batch, person
-
     from app.staff import sign_up
 
     batch = make_batch()
     sign_up(batch.id, b.enterprise_id, [(2, person(901, name="乙方机密技术员"))])
     b_staff = db.session.scalar(select(TechnicalStaff).where(TechnicalStaff.enterprise_id == b.enterprise_id))
+    b_free_staff = make_staff(b.enterprise, 902, name="乙方机密未报名技术员")
     return {
         "a": a,
         "b": b,
         "b_file": b_file,
         "a_file": a_file,
         "b_application": b_application,
+        "b_submitted": b_submitted,
         "a_application": a_application,
         "b_staff": b_staff,
+        "b_free_staff": b_free_staff,
+        "batch": batch,
     }
+
+
+@pytest.fixture
+def tenants(app):
+    return make_tenants()
 
 
 def test_scoped_helper(app, tenants):
@@ -124,10 +184,34 @@ def test_scoped_helper(app, tenants):
     assert get_scoped_or_404(StoredFile, tenants["a_file"].id, a).id == tenants["a_file"].id
 
 
-def candidate_urls(app, ids: list[int]):
-    """(rule, url) for every route with arguments, each id of B's rows filled in."""
+def b_row_ids(tenants: dict) -> list[int]:
+    b = tenants["b"]
+    return sorted(
+        {
+            b.enterprise_id,
+            b.id,
+            tenants["b_file"].id,
+            tenants["b_application"].id,
+            tenants["b_submitted"].id,
+            tenants["b_staff"].id,
+            tenants["b_free_staff"].id,
+        }
+    )
+
+
+def fill(rule, values: dict) -> str:
+    url = rule.rule
+    for argument, value in values.items():
+        url = re.sub(r"<(?:[^:<>]+:)?" + argument + r">", str(value), url)
+    return url
+
+
+def candidate_urls(app, ids: list[int], tenants: dict):
+    """(rule, url) for every route: with arguments, each id of B's rows filled in; without, as it is
+    (list pages must not show another tenant's rows either)."""
     for rule in app.url_map.iter_rules():
         if not rule.arguments:
+            yield rule, rule.rule
             continue
         value_lists = []
         for argument in sorted(rule.arguments):
@@ -140,6 +224,8 @@ def candidate_urls(app, ids: list[int]):
                 value_lists.append((argument, sorted(REGISTRY)))
             elif argument == "name" and "/action/" in rule.rule:
                 value_lists.append((argument, ACTION_NAMES))
+            elif argument in SHARED_ROW_ARGUMENTS:
+                value_lists.append((argument, [tenants[SHARED_ROW_ARGUMENTS[argument]].id]))
             elif ID_ARGUMENT.match(argument):
                 value_lists.append((argument, ids))
             else:
@@ -150,14 +236,13 @@ def candidate_urls(app, ids: list[int]):
         for argument, values in value_lists:
             combos = [dict(c, **{argument: v}) for c in combos for v in values]
         for values in combos:
-            url = rule.rule
-            for argument, value in values.items():
-                url = re.sub(r"<(?:[^:<>]+:)?" + argument + r">", str(value), url)
-            yield rule, url
+            yield rule, fill(rule, values)
 
 
 def post_data(token: str, b_ids: list[int], tenants: dict) -> dict:
-    """A form that every POST route would accept if it let enterprise A act on B's rows."""
+    """A form that every POST route would accept if it let enterprise A act on B's rows
+    (and that the positive control shows does write when B sends it)."""
+    tier = db.session.scalar(select(MemberTier.id).where(MemberTier.active.is_(True)).order_by(MemberTier.id))
     return {
         "csrf_token": token,
         "rowid": b_ids,
@@ -169,7 +254,8 @@ def post_data(token: str, b_ids: list[int], tenants: dict) -> dict:
         "comment": "x",
         "delivery_method": "pickup",
         "payment_phone": "13900000000",
-        "tier": "1",
+        "screenshot": (io.BytesIO(png_bytes("yellow")), "转账截图.png"),
+        "tier": str(tier),
         "legal_person": "x",
         "registered_capital": "1",
         "employees": "1",
@@ -177,8 +263,8 @@ def post_data(token: str, b_ids: list[int], tenants: dict) -> dict:
         "main_business": "x",
         "contact_person": "x",
         "contact_phone": "13900000000",
-        "gender": "male",
-        "id_number": tenants["b_staff"].id_number,
+        "gender": "男" if int(tenants["b_free_staff"].id_number[16]) % 2 else "女",
+        "id_number": tenants["b_free_staff"].id_number,
         "mobile": "13900000000",
         "education": "本科",
         "title": "工程师",
@@ -186,7 +272,30 @@ def post_data(token: str, b_ids: list[int], tenants: dict) -> dict:
         "insurance_months": "1",
         "kind": "x",
         "number": "y",
+        "workbook": (io.BytesIO(workbook([person(903, name="报名表中的人")])), "报名表.xlsx"),
     }
+
+
+def markers_of(tenants: dict) -> list[str]:
+    b = tenants["b"]
+    return [
+        b.enterprise.name,
+        b.enterprise.credit_code,
+        b.username,
+        "乙方营业执照",
+        "乙方机密业务范围",
+        "乙方机密技术员",
+        "乙方机密未报名技术员",
+        "乙方收件人",
+        tenants["b_staff"].id_number,
+        tenants["b_free_staff"].id_number,
+    ]
+
+
+def page_token(client) -> str:
+    page = client.get("/", follow_redirects=True).get_data(as_text=True)
+    token_match = CSRF_RE.search(page) or CSRF_RE.search(client.get("/login/").get_data(as_text=True))
+    return token_match.group(1)
 
 
 @pytest.mark.parametrize("actor", ["Enterprise", "anonymous"])
@@ -194,27 +303,18 @@ def test_no_route_reveals_or_changes_another_enterprise(app, client, auth, tenan
     a, b = tenants["a"], tenants["b"]
     if actor == "Enterprise":
         auth.login(a.username)
-    b_ids = sorted({b.enterprise_id, b.id, tenants["b_file"].id, tenants["b_application"].id, tenants["b_staff"].id})
+    b_ids = b_row_ids(tenants)
     b_file_bytes = open(
         app.config["UPLOAD_ROOT"] + "/" + tenants["b_file"].storage_key[:2] + "/" + tenants["b_file"].storage_key, "rb"
     ).read()
-    markers = [
-        b.enterprise.name,
-        b.enterprise.credit_code,
-        b.username,
-        "乙方营业执照",
-        "乙方机密业务范围",
-        "乙方机密技术员",
-        tenants["b_staff"].id_number,
-    ]
+    markers = markers_of(tenants)
     before = snapshot(b.enterprise_id)
-    page = client.get("/", follow_redirects=True).get_data(as_text=True)
-    token_match = CSRF_RE.search(page) or CSRF_RE.search(client.get("/login/").get_data(as_text=True))
-    token = token_match.group(1)
-
+    token = page_token(client)
     checked = 0
-    for rule, url in candidate_urls(app, b_ids):
-        for method in sorted(rule.methods & {"GET", "POST"}):
+    for rule, url in candidate_urls(app, b_ids, tenants):
+        # Routes without an id are read (lists); writing through them never names B's rows.
+        methods = rule.methods & ({"GET", "POST"} if rule.arguments else {"GET"})
+        for method in sorted(methods):
             if method == "GET":
                 response = client.get(url)
             else:
@@ -227,6 +327,48 @@ def test_no_route_reveals_or_changes_another_enterprise(app, client, auth, tenan
             assert snapshot(b.enterprise_id) == before, f"{actor} {method} {url} changed enterprise B's data"
             checked += 1
     assert checked > 20  # the sweep really walked the routes
+
+
+def enterprise_post_routes(app) -> list:
+    """POST routes with arguments on views an enterprise role may hold permissions on."""
+    portal_endpoints = {
+        f"{type(view).__name__}.{name}"
+        for view in app.appbuilder.baseviews
+        if getattr(view, "class_permission_name", None) in PORTAL_VIEW_NAMES
+        for name in dir(view)
+    }
+    return sorted(
+        (rule for rule in app.url_map.iter_rules() if rule.endpoint in portal_endpoints and "POST" in rule.methods),
+        key=lambda rule: rule.rule,
+    )
+
+
+def test_owner_posts_do_write_so_the_sweep_means_something(app, client, auth):
+    """Each enterprise POST route with ids, fired by the owner with the sweep's form, changes its data."""
+    routes = [rule for rule in enterprise_post_routes(app) if rule.arguments]
+    assert routes, "no enterprise POST routes found"
+    silent = []
+    for rule in routes:
+        if rule.endpoint in NON_WRITING_POSTS:
+            continue
+        clean_database()
+        tenants = make_tenants()
+        b = tenants["b"]
+        with client.session_transaction() as session:
+            session.clear()
+        auth.login(b.username)
+        choice = {**OWNER_ROWS, **OWNER_ROWS_BY_ENDPOINT.get(rule.endpoint, {})}
+        values = {}
+        for argument in rule.arguments:
+            assert argument in choice, f"{rule.endpoint}: no owner row for argument {argument}; add it to OWNER_ROWS"
+            values[argument] = tenants[choice[argument]].id
+        for page in OWNER_PREPARES.get(rule.endpoint, []):
+            client.get(page.format(**values))
+        before = snapshot(b.enterprise_id)
+        client.post(fill(rule, values), data=post_data(page_token(client), b_row_ids(tenants), tenants))
+        if snapshot(b.enterprise_id) == before:
+            silent.append(rule.endpoint)
+    assert silent == [], f"the owner's POST changed nothing (sweep would be blind there): {silent}"
 
 
 def test_owner_and_staff_reach_the_file(app, client, auth, tenants):
