@@ -15,4 +15,7 @@ def flash_form_errors(form) -> None:
 def page_number() -> int:
     """The ?page= of a paged list: a positive whole number, 1 when absent or malformed."""
     value = request.args.get("page", "1")
-    return max(int(value), 1) if value.isdigit() else 1
+    # Bounded: a 20-digit page would overflow the database's OFFSET (and no list is that long).
+    if not (value.isascii() and value.isdigit() and len(value) <= 6):
+        return 1
+    return max(int(value), 1)
