@@ -15,7 +15,7 @@ from flask_login import login_user, logout_user
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from . import throttle
+from . import sessions, throttle
 from .audit import AuditedModelViewMixin
 from .models import PlatformUser
 from .scoping import ScopedActionsMixin, is_association_user, is_enterprise_user
@@ -84,12 +84,14 @@ class PlatformAuthDBView(AuthDBView):
             throttle.record_success("login", username)
             login_user(user, remember=False)
             session["sv"] = user.session_version or 0
+            sessions.open_session()
             return redirect(get_safe_redirect(request.args.get("next", "")))
         return self.render_template(self.login_template, title=self.title, form=form, appbuilder=self.appbuilder)
 
     @expose("/logout/", methods=["POST"])
     def logout(self):
         user = self._get_authenticated_user()
+        sessions.close_session()
         logout_user()
         if user is not None:
             self.appbuilder.sm.on_user_logout(user)
@@ -184,6 +186,12 @@ def install_request_hooks(app: Flask) -> None:
             logout_user()
             session.clear()
             flash(_("Your password was changed; please sign in again."), "warning")
+            return redirect(app.appbuilder.get_url_for_login)
+        if not sessions.is_open():
+            # Signed out on the server (退出登录 elsewhere with a copy of this cookie, or expired).
+            logout_user()
+            session.clear()
+            flash(_("Your session has ended; please sign in again."), "warning")
             return redirect(app.appbuilder.get_url_for_login)
         return None
 

@@ -199,3 +199,28 @@ def test_two_workers_share_the_account_count_through_redis(app, tmp_path, databa
     response = sign_in(two, user.username, "Test1234pass", "enterprise", address="10.5.0.3")
     assert LOCKED in two.get(response.headers["Location"]).get_data(as_text=True)
     production.appbuilder.sm.limiter.reset()
+
+
+def test_sign_out_ends_the_session_on_the_server(app, client, auth):
+    """A cookie copied before 退出登录 no longer works afterwards."""
+    user = make_enterprise_user()
+    auth.login(user.username)
+    assert client.get("/portal/").status_code == 200
+    copied = client.get_cookie("sifp_session").value
+    auth.logout()
+    thief = app.test_client()
+    thief.set_cookie("sifp_session", copied)
+    response = thief.get("/portal/")
+    assert response.status_code == 302 and "/login/" in response.headers["Location"]
+
+
+def test_other_sessions_survive_one_sign_out(app):
+    user = make_enterprise_user()
+    office, home = app.test_client(), app.test_client()
+    from conftest import AuthActions
+
+    AuthActions(office).login(user.username)
+    AuthActions(home).login(user.username)
+    AuthActions(office).logout()
+    assert home.get("/portal/").status_code == 200
+    assert office.get("/portal/").status_code == 302
