@@ -13,6 +13,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from . import audit, db
 from .identity import InvalidIdentity, birth_date_of, gender_of, normalize_id_number
@@ -195,7 +196,12 @@ def save_staff(enterprise_id: int, values: dict[str, Any], staff: TechnicalStaff
         db.session.add(staff)
     for key in STAFF_COLUMNS:
         setattr(staff, key, values[key])
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The same person saved by a simultaneous request after the check above: same answer as the check.
+        db.session.rollback()
+        raise StaffRejected(_("A staff member with this ID card number is already registered")) from None
     audit.record(
         "update" if before else "create",
         "TechnicalStaff",
