@@ -18,11 +18,13 @@ from urllib.parse import quote
 
 from flask import Response, abort, current_app, request, stream_with_context
 from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
 
 from . import db
 
@@ -122,6 +124,12 @@ class CsvExportMixin:
     csv_columns: list[str] | None = None
     list_template = "lists/fab_list.html"
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        routes = getattr(cls, "include_route_methods", None)
+        if routes is not None and "csv" not in routes:
+            cls.include_route_methods = {*routes, "csv"}
+
     @expose("/csv")
     @has_access
     def csv(self):
@@ -158,3 +166,16 @@ class CsvExportMixin:
         from flask import url_for
 
         return url_for(f"{type(self).__name__}.csv", **request.args)
+
+
+class EagerInterface(SQLAInterface):
+    """FAB's data interface that loads the named relationships of every listed row in one query each,
+    instead of one query per row when the list shows them (roles of users, permissions of roles)."""
+
+    def __init__(self, obj, session=None, eager: tuple[str, ...] = ()):
+        super().__init__(obj, session=session)
+        self.eager = eager
+
+    def apply_all(self, query, *args, **kwargs):
+        query = super().apply_all(query, *args, **kwargs)
+        return query.options(*(selectinload(getattr(self.obj, name)) for name in self.eager))

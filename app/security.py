@@ -118,6 +118,8 @@ class PlatformUserModelView(AuditedModelViewMixin, ScopedActionsMixin, UserDBMod
 
 class PlatformRoleModelView(AuditedModelViewMixin, ScopedActionsMixin, RoleModelView):
     exclude_route_methods = RoleModelView.exclude_route_methods | _FAB_ROUTES_WE_DROP
+    # FAB's search form would load every permission into a dropdown per filter on each list page.
+    search_columns = ["name"]
 
 
 class PlatformGroupModelView(AuditedModelViewMixin, ScopedActionsMixin, UserGroupModelView):
@@ -131,6 +133,14 @@ class PlatformSecurityManager(SecurityManager):
     userdbmodelview = PlatformUserModelView
     rolemodelview = PlatformRoleModelView
     groupmodelview = PlatformGroupModelView
+
+    def __init__(self, appbuilder):
+        super().__init__(appbuilder)
+        from .lists import EagerInterface
+
+        # The user and group lists show each row's roles (and a group's users): load them per page.
+        self.userdbmodelview.datamodel = EagerInterface(self.user_model, eager=("roles", "groups"))
+        self.groupmodelview.datamodel = EagerInterface(self.group_model, eager=("roles", "users"))
 
     def reset_password(self, userid, password):
         """FAB's password reset screens (Admin): also sign out the user's other sessions, and audit."""

@@ -1,11 +1,30 @@
-"""List pages run a fixed number of queries, whatever the number of rows (no N+1)."""
+"""List pages run a fixed number of queries, whatever the number of rows (no N+1).
 
+Every list route is in LIST_PAGES with the role that reads it and a factory that adds rows of what
+it lists; a GET route without arguments that is neither listed here nor in NOT_LISTS fails
+`test_every_list_page_is_measured`, so a new list joins the suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
 from contextlib import contextmanager
 
+import pytest
 from sqlalchemy import event
 
 from app import db
-from factories import make_enterprise, make_enterprise_user, make_user
+from app.staff import sign_up
+from app.workflows import apply
+from factories import (
+    make_batch,
+    make_enterprise,
+    make_enterprise_user,
+    make_membership_application,
+    make_staff,
+    make_user,
+    person,
+)
 
 
 @contextmanager
@@ -25,29 +44,148 @@ def count_queries():
 def queries_for(client, url: str) -> int:
     client.get(url)  # warm-up: the first request of a session loads the user's roles once
     with count_queries() as statements:
-        assert client.get(url).status_code == 200
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
     return len(statements)
 
 
-def test_enterprise_dossier_list_query_count_is_flat(app, client, auth):
-    reviewer = make_user("Reviewer")
-    auth.login(reviewer.username)
-    for _ in range(3):
+# --- what each list shows, grown by `n` rows ------------------------------------------------------
+
+
+def grow_enterprises(ctx: dict, n: int) -> None:
+    for _ in range(n):
         make_enterprise_user()
-    few = queries_for(client, "/backoffice/enterprises/list/")
-    for _ in range(30):
-        make_enterprise()
-    many = queries_for(client, "/backoffice/enterprises/list/")
-    assert many == few
-    assert many <= 6, many
 
 
-def test_back_office_dashboard_query_count_is_flat(app, client, auth):
-    reviewer = make_user("Reviewer")
-    auth.login(reviewer.username)
-    make_enterprise()
-    few = queries_for(client, "/backoffice/")
-    for region in ("320102", "330102", "340202"):
-        for _ in range(5):
-            make_enterprise(region_code=region)
-    assert queries_for(client, "/backoffice/") == few
+def grow_enterprises_in_regions(ctx: dict, n: int) -> None:
+    for index in range(n):
+        make_enterprise(region_code=("320102", "330102", "340202")[index % 3])
+
+
+def grow_applications(ctx: dict, n: int) -> None:
+    for index in range(n):
+        record = make_membership_application(make_enterprise(), status=("submitted", "received")[index % 2])
+        apply(record, "return", ctx["reviewer"], comment="请补充")
+
+
+def grow_staff(ctx: dict, n: int) -> None:
+    owner = ctx["owner"]
+    for _ in range(n):
+        ctx["seq"] = ctx.get("seq", 100) + 1
+        make_staff(owner.enterprise, ctx["seq"])
+
+
+def grow_enrollments(ctx: dict, n: int) -> None:
+    batch = ctx.setdefault("batch", make_batch(capacity=500))
+    for _ in range(n):
+        ctx["seq"] = ctx.get("seq", 300) + 1
+        sign_up(batch.id, make_enterprise().id, [(2, person(ctx["seq"]))])
+
+
+def grow_batches(ctx: dict, n: int) -> None:
+    for index in range(n):
+        batch = make_batch(name=f"第{index}期")
+        ctx["seq"] = ctx.get("seq", 600) + 1
+        sign_up(batch.id, ctx["owner"].enterprise_id, [(2, person(ctx["seq"]))])
+
+
+def grow_messages(ctx: dict, n: int) -> None:
+    owner = ctx["owner"]
+    for _ in range(n):
+        record = make_membership_application(owner.enterprise, status="submitted")
+        apply(record, "return", ctx["reviewer"], comment="请补充")
+
+
+def grow_own_applications(ctx: dict, n: int) -> None:
+    owner = ctx["owner"]
+    for _ in range(n):
+        make_membership_application(owner.enterprise, status="withdrawn")
+
+
+def grow_users(ctx: dict, n: int) -> None:
+    for _ in range(n):
+        make_user("Reviewer")
+
+
+def grow_nothing(ctx: dict, n: int) -> None:
+    """Configuration lists hold a fixed set of rows."""
+
+
+# (role, url, factory, query budget); urls may name ctx entries in {braces}.
+LIST_PAGES: list[tuple[str, str, Callable[[dict, int], None], int]] = [
+    ("Reviewer", "/backoffice/", grow_enterprises_in_regions, 8),
+    ("Reviewer", "/backoffice/enterprises/list/", grow_enterprises, 8),
+    ("AssociationAdmin", "/backoffice/audit/list/", grow_applications, 8),
+    ("Reviewer", "/backoffice/review/", grow_applications, 8),
+    ("Reviewer", "/backoffice/review/membership/", grow_applications, 8),
+    ("Reviewer", "/backoffice/review/membership/?status=all", grow_applications, 8),
+    ("Reviewer", "/backoffice/staff/", grow_enrollments, 8),
+    ("Reviewer", "/backoffice/training/", grow_batches, 8),
+    ("Reviewer", "/backoffice/training/{batch}/", grow_enrollments, 8),
+    ("Reviewer", "/backoffice/training/batches/list/", grow_batches, 8),
+    ("AssociationAdmin", "/backoffice/member-tiers/list/", grow_nothing, 8),
+    ("AssociationAdmin", "/backoffice/settings/list/", grow_nothing, 8),
+    ("Admin", "/users/list/", grow_users, 12),
+    ("Admin", "/roles/list/", grow_nothing, 12),
+    ("Admin", "/groups/list/", grow_nothing, 10),
+    ("owner", "/membership/", grow_own_applications, 12),
+    ("owner", "/messages/", grow_messages, 8),
+    ("owner", "/training/", grow_staff, 10),
+]
+# GET routes without arguments that are not lists: forms, wizards, redirects, data for scripts.
+NOT_LISTS = {
+    "/",
+    "/account/info",
+    "/account/password",
+    "/activate/",
+    "/activate/phone",
+    "/back",
+    "/captcha/",
+    "/backoffice/member-tiers/add",
+    "/backoffice/training/batches/add",
+    "/backoffice/workflows/",
+    "/forgot-password/",
+    "/forgot-password/new",
+    "/groups/add",
+    "/login/",
+    "/membership/apply",
+    "/membership/notice",
+    "/portal/",
+    "/regions/",
+    "/register/",
+    "/register/enterprise",
+    "/register/password",
+    "/resetmypassword/form",
+    "/resetpassword/form",
+    "/roles/add",
+    "/training/staff/new",
+    "/userinfoeditview/form",
+    "/users/add",
+    "/users/userinfo/",
+}
+
+
+def test_every_list_page_is_measured(app):
+    measured = {url.split("?")[0] for _role, url, _grow, _budget in LIST_PAGES}
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint.endswith(".csv"):
+            continue
+        if rule.arguments:
+            continue
+        assert rule.rule in measured or rule.rule in NOT_LISTS, f"list page not measured: {rule.rule} ({rule.endpoint})"
+
+
+@pytest.mark.parametrize(
+    "role,url,grow,budget", LIST_PAGES, ids=[f"{role}:{url}" for role, url, _grow, _budget in LIST_PAGES]
+)
+def test_list_query_count_is_flat(app, client, auth, role, url, grow, budget):
+    ctx: dict = {"owner": make_enterprise_user(), "reviewer": make_user("Reviewer")}
+    user = ctx["owner"] if role == "owner" else make_user(role)
+    grow(ctx, 2)
+    auth.login(user.username)
+    target = url.format(**{key: getattr(value, "id", value) for key, value in ctx.items()})
+    few = queries_for(client, target)
+    grow(ctx, 12)
+    many = queries_for(client, target)
+    assert many == few, f"{target}: {few} queries with few rows, {many} with more"
+    assert many <= budget, f"{target}: {many} queries, budget {budget}"

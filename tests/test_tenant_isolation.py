@@ -149,6 +149,10 @@ def make_tenants() -> dict:
     sign_up(batch.id, b.enterprise_id, [(2, person(901, name="乙方机密技术员"))])
     b_staff = db.session.scalar(select(TechnicalStaff).where(TechnicalStaff.enterprise_id == b.enterprise_id))
     b_free_staff = make_staff(b.enterprise, 902, name="乙方机密未报名技术员")
+    from app.memberships import grant
+
+    b_membership = grant(b.enterprise_id, b_application.tier_id, 1000)
+    db.session.commit()
     return {
         "a": a,
         "b": b,
@@ -160,6 +164,7 @@ def make_tenants() -> dict:
         "b_staff": b_staff,
         "b_free_staff": b_free_staff,
         "batch": batch,
+        "b_membership": b_membership,
     }
 
 
@@ -276,9 +281,26 @@ def post_data(token: str, b_ids: list[int], tenants: dict) -> dict:
     }
 
 
+# Route arguments naming rows of a table: a page linking to such a route with B's row is a leak.
+ARGUMENT_TABLES = {"application_id": "application", "staff_id": "technical_staff", "file_id": "stored_file"}
+
+
+def links_to_rows_of(app, enterprise_id: int) -> list[str]:
+    """href="…" of every GET route with one id argument, filled with each row of that table B owns."""
+    owned = owned_rows(enterprise_id)
+    links = []
+    for rule in app.url_map.iter_rules():
+        if "GET" in rule.methods and len(rule.arguments) == 1:
+            (argument,) = rule.arguments
+            for row_id in owned.get(ARGUMENT_TABLES.get(argument, ""), ()):
+                links.append(f'href="{fill(rule, {argument: row_id})}"')
+    return links
+
+
 def markers_of(tenants: dict) -> list[str]:
     b = tenants["b"]
     return [
+        tenants["b_membership"].member_number,
         b.enterprise.name,
         b.enterprise.credit_code,
         b.username,
@@ -307,7 +329,7 @@ def test_no_route_reveals_or_changes_another_enterprise(app, client, auth, tenan
     b_file_bytes = open(
         app.config["UPLOAD_ROOT"] + "/" + tenants["b_file"].storage_key[:2] + "/" + tenants["b_file"].storage_key, "rb"
     ).read()
-    markers = markers_of(tenants)
+    markers = markers_of(tenants) + links_to_rows_of(app, b.enterprise_id)
     before = snapshot(b.enterprise_id)
     token = page_token(client)
     checked = 0
