@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, render_template
+from flask import Flask, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -53,6 +53,9 @@ def register(app: Flask) -> None:
     }
 
     def render(code: int, message: str):
+        if request.endpoint and request.endpoint.endswith(".code"):
+            # 获取验证码 buttons read JSON and show its message beside the button.
+            return jsonify(ok=False, message=message, wait=60 if code == 429 else 0), code
         _prepare_request_state()
         try:
             page = render_template(

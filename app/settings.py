@@ -33,6 +33,7 @@ DEFAULT_SETTINGS: dict[str, tuple[str, str]] = {
     "number_pattern.qualification": ("皖安协资[{year}]第{seq:04d}号", "资质证书编号格式"),
     "number_pattern.filing": ("皖安协备[{year}]第{seq:04d}号", "备案证明编号格式"),
     "number_pattern.training": ("皖安协培[{year}]第{seq:05d}号", "培训合格证书编号格式"),
+    "sms.hourly_budget": ("500", "平台每小时短信验证码上限（超过后拒绝发送，并在工作台提醒协会管理员）"),
     "staff.educations": ("初中及以下,高中/中专,大专,本科,硕士研究生,博士研究生", "技术人员学历选项（逗号分隔）"),
     "staff.titles": ("无,技术员,助理工程师,工程师,高级工程师,正高级工程师", "技术人员职称选项（逗号分隔）"),
     "staff.positions": (

@@ -157,6 +157,10 @@ def send_code(phone: str, purpose: str, deliver: bool = True) -> SmsCode:
     )
     if today >= _setting("SMS_DAILY_LIMIT"):
         raise SmsError(_("This phone number has received too many codes today; please try again tomorrow"))
+    from .sms_guard import take_platform_budget
+
+    if not take_platform_budget():
+        raise SmsError(_("The platform has sent too many text messages this hour; please try again later"))
 
     code = f"{secrets.randbelow(1_000_000):06d}"
     minutes = _setting("SMS_CODE_TTL_SECONDS") // 60

@@ -9,7 +9,7 @@ from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from .. import db, regions
+from .. import db, regions, sms_guard
 from ..lists import CsvExportMixin
 from ..models import Enterprise, PlatformUser, StoredFile
 from ..scoping import (
@@ -22,11 +22,15 @@ from ..scoping import (
 )
 from ..uploads import storage_path
 from ..workflows import load_workflows
-from .accounts import AccountView, ActivationView, PasswordResetView, RegisterView
+from .accounts import AccountView, ActivationView, CaptchaView, PasswordResetView, RegisterView
 from .membership import MembershipView
 from .messages import MessagesView
 from .review import AuditLogView, MemberTierView, ReviewQueueView, SettingView, WorkflowView
 from .training import EnrollmentAdminView, StaffSearchView, TrainingBatchView, TrainingView
+
+
+def is_association_admin(user) -> bool:
+    return user is not None and any(role.name in ("AssociationAdmin", "Admin") for role in user.roles)
 
 
 class HomeView(IndexView):
@@ -74,6 +78,7 @@ class BackOfficeView(BaseView):
             )
         ).all()
         stats = {
+            "sms_budget_alert": is_association_admin(g.user) and sms_guard.budget_alert(),
             "enterprises": sum(count for _province, count in enterprises_by_province),
             "accounts": db.session.scalar(select(func.count()).select_from(PlatformUser)),
             "files": db.session.scalar(select(func.count()).select_from(StoredFile)),
@@ -280,6 +285,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(PasswordResetView)
     appbuilder.add_view_no_menu(FileView)
     appbuilder.add_view_no_menu(RegionView)
+    appbuilder.add_view_no_menu(CaptchaView)
     current_app.jinja_env.globals["site_footer_lines"] = current_app.config.get("SITE_FOOTER_LINES", [])
     from ..workflows import state_colour, state_label
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, g, jsonify, redirect, request, url_for
+from flask import current_app, flash, g, jsonify, make_response, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.utils.limit import Limit
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from werkzeug.security import check_password_hash
 
-from .. import db, throttle
+from .. import db, sms_guard, throttle
 from ..accounts import (
     AccountError,
     EnterpriseData,
@@ -46,18 +46,42 @@ def post_limit(setting: str, default: str) -> list[Limit]:
 WIZARD_LIMITS = post_limit("WIZARD_RATE_LIMIT", "30 per 10 minute")
 
 
-def send_code_response(purpose: str, allowed=None):
-    """JSON answer for a 获取验证码 button: {ok, message, wait}."""
+def send_code_response(purpose: str, allowed=None, deliver=None):
+    """JSON answer for a 获取验证码 button: {ok, message, wait} (+ captcha: true when asked for).
+
+    Every refusal is JSON the page shows next to the button (never an HTML error page); `captcha`
+    asks the page to show the picture captcha (app.sms_guard).
+    """
     try:
         phone = normalize_phone(request.form.get("phone"))
         if allowed is not None:
             refusal = allowed(phone)
             if refusal:
                 return jsonify(ok=False, message=refusal, wait=0), 400
-        send_code(phone, purpose)
+        sms_guard.check_send()
+        send_code(phone, purpose, deliver=deliver(phone) if deliver else True)
+    except sms_guard.SendRefused as error:
+        if error.captcha:
+            return jsonify(ok=False, message=error.message, wait=0, captcha=True), 400
+        return jsonify(ok=False, message=error.message, wait=0), 429
     except SmsError as error:
         return jsonify(ok=False, message=error.message, wait=error.retry_after or 0), 400
+    sms_guard.record_send()
     return jsonify(ok=True, message=_("The verification code has been sent"), wait=60)
+
+
+class CaptchaView(BaseView):
+    """The picture captcha shown before 获取验证码 once an address has asked for a few codes."""
+
+    route_base = "/captcha"
+    default_view = "image"
+
+    @expose("/")
+    def image(self):
+        response = make_response(sms_guard.new_captcha_png())
+        response.headers["Content-Type"] = "image/png"
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
 
 class RegisterView(BaseView):
@@ -224,18 +248,12 @@ class PasswordResetView(BaseView):
 
     @expose("/code", methods=["POST"])
     def code(self):
-        try:
-            phone = normalize_phone(request.form.get("phone"))
-        except SmsError as error:
-            return jsonify(ok=False, message=error.message, wait=0), 400
-        known = db.session.query(PlatformUser.id).filter(PlatformUser.phone == phone).first() is not None
+        def known(phone):
+            return db.session.query(PlatformUser.id).filter(PlatformUser.phone == phone).first() is not None
+
         # An unknown phone goes through the same limits and gets the same answers, but no message:
         # the page must not tell who has an account.
-        try:
-            send_code(phone, "reset_password", deliver=known)
-        except SmsError as error:
-            return jsonify(ok=False, message=error.message, wait=error.retry_after or 0), 400
-        return jsonify(ok=True, message=_("The verification code has been sent"), wait=60)
+        return send_code_response("reset_password", deliver=known)
 
     @expose("/new", methods=["GET", "POST"])
     def new_password(self):

@@ -34,18 +34,38 @@
       message.className = "help-block " + (ok ? "text-success" : "text-danger");
     }
 
+    var captchaBox = document.getElementById("sms-captcha");
+    var captchaInput = document.getElementById("sms-captcha-input");
+    var captchaImage = captchaBox && captchaBox.querySelector(".sms-captcha-image");
+
+    function newCaptcha() {
+      captchaImage.src = captchaBox.dataset.imageUrl + "?t=" + Date.now();
+      captchaInput.value = "";
+    }
+
+    if (captchaImage) { captchaImage.addEventListener("click", newCaptcha); }
+
     button.addEventListener("click", function () {
       var phone = document.getElementById(button.dataset.phoneInput).value;
+      var fields = { phone: phone, csrf_token: csrfToken(button) };
+      if (captchaBox && !captchaBox.classList.contains("hidden")) { fields.captcha = captchaInput.value; }
       button.disabled = true;
       fetch(button.dataset.smsUrl, {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ phone: phone, csrf_token: csrfToken(button) })
+        body: new URLSearchParams(fields)
       }).then(function (response) {
         return response.json();
       }).then(function (result) {
         show(result.message, result.ok);
+        if (captchaBox && result.captcha) {
+          captchaBox.classList.remove("hidden");
+          newCaptcha();
+          captchaInput.focus();
+        } else if (captchaBox && result.ok) {
+          captchaBox.classList.add("hidden");
+        }
         if (result.wait > 0) { countdown(result.wait); } else { button.disabled = false; }
       }).catch(function () {
         show(button.dataset.errorLabel, false);
