@@ -113,8 +113,7 @@ def csv_response(columns: list[Column], rows: Iterable[Any], filename: str) -> R
 
 def stream_rows(query: Select) -> Iterator[Any]:
     """Rows of `query` in batches, without loading the whole result at once."""
-    result = db.session.execute(query.execution_options(yield_per=CSV_BATCH))
-    yield from result.unique().scalars() if hasattr(result, "unique") else result.scalars()
+    yield from db.session.scalars(query.execution_options(yield_per=CSV_BATCH))
 
 
 class CsvExportMixin:

@@ -212,3 +212,49 @@ def test_user_edit_audit_never_contains_the_password_hash(app, client, auth):
     )
     assert entry is not None and "改" in entry.after
     assert "scrypt" not in (entry.before or "") + entry.after and '"password"' not in entry.after
+
+
+def csv_rows(response) -> list[list[str]]:
+    import csv as csv_module
+    import io
+
+    body = response.get_data()
+    assert body.startswith("\ufeff".encode()), "UTF-8 BOM so that Excel opens it"
+    return list(csv_module.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+def test_queue_exports_csv_with_its_filters(app, client, auth):
+    reviewer_client(client, auth)
+    make_membership_application(make_enterprise(name="=HYPERLINK(\"http://x\")安防"), status="submitted")
+    make_membership_application(make_enterprise(name="南京导出安防公司", region_code="320102"), status="received")
+    make_membership_application(make_enterprise(name="已办结导出公司"), status="completed")
+    page = client.get("/backoffice/review/membership/?province=32").get_data(as_text=True)
+    assert "/backoffice/review/membership/csv?province=32" in page  # 导出 CSV keeps the filters
+    response = client.get("/backoffice/review/membership/csv?province=32")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = csv_rows(response)
+    assert rows[0] == ["编号", "企业", "统一社会信用代码", "地区", "提交时间", "等待时长", "状态"]
+    assert [row[1] for row in rows[1:]] == ["南京导出安防公司"]
+    assert rows[1][6] == "已接收"  # labels, not codes
+    rows = csv_rows(client.get("/backoffice/review/membership/csv?status=all"))
+    names = [row[1] for row in rows[1:]]
+    assert len(names) == 3 and "'=HYPERLINK(\"http://x\")安防" in names  # formula neutralised
+
+
+def test_queue_csv_is_not_for_enterprises(app, client, auth):
+    user = make_enterprise_user()
+    auth.login(user.username)
+    assert client.get("/backoffice/review/membership/csv").status_code in (302, 403)
+
+
+def test_fab_lists_export_csv_with_their_search(app, client, auth):
+    reviewer_client(client, auth)
+    make_enterprise(name="合肥导出甲公司")
+    make_enterprise(name="芜湖导出乙公司")
+    page = client.get("/backoffice/enterprises/list/").get_data(as_text=True)
+    assert "导出 CSV" in page
+    response = client.get("/backoffice/enterprises/csv?_flt_2_name=合肥")
+    rows = csv_rows(response)
+    assert rows[0][0] == "企业名称"
+    assert [row[0] for row in rows[1:]] == ["合肥导出甲公司"]

@@ -56,7 +56,7 @@ def queue_columns(workflow: Workflow) -> list[Column]:
         Column("enterprise", _l("Enterprise"), lambda r: r.enterprise.name),
         Column("credit_code", _l("Unified social credit code"), lambda r: r.enterprise.credit_code),
         Column("region", _l("Region"), lambda r: f"{r.enterprise.province} {r.enterprise.city}"),
-        Column("submitted_on", _l("Submitted"), lambda r: _local(r.submitted_on)),
+        Column("submitted_on", _l("Submitted on"), lambda r: _local(r.submitted_on)),
         Column("waiting", _l("Waiting"), lambda r: _("%(d)s day(s)", d=(now - (r.submitted_on or r.created_on)).days)),
         Column("status", _l("Status"), lambda r: workflow.label_of(r.status)),
     ]
