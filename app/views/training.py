@@ -9,8 +9,7 @@ from flask_appbuilder import BaseView, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 from sqlalchemy.orm import aliased, joinedload
 from wtforms import SelectField
 
@@ -18,7 +17,6 @@ from .. import audit, db
 from ..audit import AuditedModelViewMixin
 from ..forms import CertificateForm, StaffForm, UploadForm
 from ..models import AuditLog, Enrollment, Enterprise, StaffCertificate, TechnicalStaff, TrainingBatch
-from ..numbering import next_number
 from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
 from ..spreadsheets import SheetRejected, error_workbook, read_rows, template
 from ..staff import (
@@ -35,17 +33,12 @@ from ..staff import (
     sign_up,
     staff_choices,
 )
+from ..training import ENROLLMENT_ACTIONS, ENROLLMENT_STATES, record_results
 from ..uploads import UploadRejected, save_upload, store_generated
 from .common import flash_form_errors, page_number
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_WORKBOOK_BYTES = 20 * 1024 * 1024
-ENROLLMENT_STATES = {
-    "registered": _l("Registered"),
-    "confirmed": _l("Confirmed"),
-    "passed": _l("Passed"),
-    "failed": _l("Failed"),
-}
 
 
 BATCH_STATES = {
@@ -421,12 +414,6 @@ def check_batch(batch: TrainingBatch) -> None:
         raise ValueError(_("The capacity must be at least 1"))
 
 
-ENROLLMENT_ACTIONS = {
-    "confirm": ("registered", "confirmed"),
-    "pass": ("confirmed", "passed"),
-    "fail": ("confirmed", "failed"),
-}
-
 
 class EnrollmentAdminView(BaseView):
     """Enrolments of one batch: confirm, record results in bulk; passing issues the certificate number."""
@@ -471,38 +458,8 @@ class EnrollmentAdminView(BaseView):
         action = request.form.get("action")
         if action not in ENROLLMENT_ACTIONS:
             abort(400)
-        source, target = ENROLLMENT_ACTIONS[action]
         ids = [int(v) for v in request.form.getlist("ids") if v.isdigit()]
-        done = skipped = 0
-        for enrollment_id in ids:
-            values = {"status": target, "changed_on": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
-            if target in ("passed", "failed"):
-                values["result_on"] = dt.date.today()
-            if target == "passed":
-                values["certificate_number"] = next_number("training")
-            try:
-                moved = db.session.execute(
-                    update(Enrollment)
-                    .where(Enrollment.id == enrollment_id, Enrollment.batch_id == batch.id, Enrollment.status == source)
-                    .values(**values)
-                )
-            except IntegrityError:  # a certificate number already in use (a pattern without {year}, say)
-                db.session.rollback()
-                skipped += 1
-                continue
-            if moved.rowcount == 1:
-                audit.record(
-                    action,
-                    "Enrollment",
-                    enrollment_id,
-                    before={"status": source},
-                    after={"status": target, **{k: str(v) for k, v in values.items() if k == "certificate_number"}},
-                )
-                db.session.commit()
-                done += 1
-            else:
-                db.session.rollback()  # gives the certificate number back
-                skipped += 1
+        done, skipped = record_results(batch, action, ids, g.user)
         flash(_("%(n)s enrolment(s) updated", n=done), "success")
         if skipped:
             flash(_("%(n)s enrolment(s) were not in a state that allows this action", n=skipped), "warning")
