@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from .. import db, payments
+from .. import db
 from ..forms import DeliveryForm, PaymentForm
 from ..models import utcnow
 from ..scoping import get_scoped_or_404, scoped
@@ -32,6 +32,7 @@ from ..workflows import (
     available,
     can_edit,
     create_and_fire,
+    payments,
     update_data,
 )
 from .common import flash_form_errors

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from .. import memberships, payments
+from .. import memberships
 from ..models import MembershipApplication
-from . import State, Transition, Workflow, notice_read, one_open_per, register
+from . import State, Transition, Workflow, notice_read, one_open_per, payments, register
 
 KIND = "membership"
 

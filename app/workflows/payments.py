@@ -13,10 +13,10 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from . import audit, db
-from .models import Application, Payment, utcnow
-from .uploads import save_upload
-from .workflows import Effect, State, Transition, apply, claim_for_change
+from .. import audit, db
+from ..models import Application, Payment, utcnow
+from ..uploads import save_upload
+from . import Effect, State, Transition, apply, claim_for_change
 
 PAYABLE_STATES = ("approved", "payment_returned")
 STATES = {
