@@ -22,6 +22,12 @@ ENROLLMENT_STATES = {
     "passed": _l("Passed"),
     "failed": _l("Failed"),
 }
+BATCH_STATES = {
+    "draft": _l("Draft (not shown)"),
+    "open": _l("Open for sign-up"),
+    "closed": _l("Sign-up closed"),
+    "finished": _l("Finished"),
+}
 # action -> (from state, to state)
 ENROLLMENT_ACTIONS = {
     "confirm": ("registered", "confirmed"),

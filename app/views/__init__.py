@@ -26,7 +26,8 @@ from .accounts import AccountView, ActivationView, CaptchaView, PasswordResetVie
 from .membership import MembershipView
 from .messages import MessagesView
 from .review import AuditLogView, MemberTierView, ReviewQueueView, SettingView, WorkflowView
-from .training import EnrollmentAdminView, StaffSearchView, TrainingBatchView, TrainingView
+from .training import TrainingView
+from .training_admin import EnrollmentAdminView, StaffSearchView, TrainingBatchView
 
 
 def is_association_admin(user) -> bool:

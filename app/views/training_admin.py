@@ -1,0 +1,204 @@
+"""培训管理 in the back office: training batches, enrolments and results, every enterprise's staff."""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder import BaseView, ModelView, expose, has_access
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased, joinedload
+from wtforms import SelectField
+
+from .. import db
+from ..audit import AuditedModelViewMixin
+from ..models import Enrollment, Enterprise, TechnicalStaff, TrainingBatch
+from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
+from ..staff import (
+    GENDERS,
+)
+from ..training import BATCH_STATES, ENROLLMENT_ACTIONS, ENROLLMENT_STATES, record_results
+from .common import page_number
+
+
+class TrainingBatchView(AuditedModelViewMixin, ScopedActionsMixin, ModelView):
+    datamodel = SQLAInterface(TrainingBatch)
+    route_base = "/backoffice/training/batches"
+    class_permission_name = "TrainingBatchAdmin"
+    include_route_methods = {"list", "show", "add", "edit"}
+    list_title = show_title = add_title = edit_title = _l("Training batches")
+    list_columns = ["name", "starts_on", "ends_on", "place", "capacity", "signup_closes_on", "status"]
+    add_columns = edit_columns = show_columns = [
+        "name",
+        "notice",
+        "starts_on",
+        "ends_on",
+        "place",
+        "capacity",
+        "fee",
+        "signup_opens_on",
+        "signup_closes_on",
+        "status",
+    ]
+    search_columns = ["name", "place", "status", "starts_on"]
+    base_order = ("starts_on", "desc")
+    label_columns = {
+        "name": _l("Batch"),
+        "notice": _l("Sign-up notice"),
+        "starts_on": _l("Starts on"),
+        "ends_on": _l("Ends on"),
+        "place": _l("Place"),
+        "capacity": _l("Capacity"),
+        "fee": _l("Fee (yuan)"),
+        "signup_opens_on": _l("Sign-up opens"),
+        "signup_closes_on": _l("Sign-up closes"),
+        "status": _l("Status"),
+    }
+    add_form_extra_fields = edit_form_extra_fields = {
+        "status": SelectField(_l("Status"), choices=list(BATCH_STATES.items()), default="open"),
+    }
+    formatters_columns = {"status": lambda code: str(BATCH_STATES.get(code, code))}
+
+    def pre_add(self, item):
+        check_batch(item)
+        super().pre_add(item)
+
+    def pre_update(self, item):
+        check_batch(item)
+        super().pre_update(item)
+
+
+def check_batch(batch: TrainingBatch) -> None:
+    if batch.status not in ("draft", "open", "closed", "finished"):
+        raise ValueError(_("Please choose a status"))
+    if batch.ends_on < batch.starts_on or batch.signup_closes_on < batch.signup_opens_on:
+        raise ValueError(_("An end date is before its start date"))
+    if batch.capacity is None or batch.capacity < 1:
+        raise ValueError(_("The capacity must be at least 1"))
+
+
+class EnrollmentAdminView(BaseView):
+    """Enrolments of one batch: confirm, record results in bulk; passing issues the certificate number."""
+
+    route_base = "/backoffice/training"
+    class_permission_name = "EnrollmentAdmin"
+    default_view = "overview"
+
+    @expose("/")
+    @has_access
+    def overview(self):
+        batches = db.session.execute(
+            select(TrainingBatch, func.count(Enrollment.id))
+            .outerjoin(Enrollment, Enrollment.batch_id == TrainingBatch.id)
+            .group_by(TrainingBatch.id)
+            .order_by(TrainingBatch.starts_on.desc())
+        ).all()
+        return self.render_template("training/admin_overview.html", batches=batches, batch_states=BATCH_STATES)
+
+    @expose("/<int:batch_id>/")
+    @has_access
+    def enrollments(self, batch_id: int):
+        batch = db.session.get(TrainingBatch, batch_id) or abort(404)
+        status = request.args.get("status", "")
+        query = (
+            select(Enrollment)
+            .where(Enrollment.batch_id == batch.id)
+            .options(joinedload(Enrollment.staff), joinedload(Enrollment.enterprise))
+            .order_by(Enrollment.id)
+        )
+        if status in ENROLLMENT_STATES:
+            query = query.where(Enrollment.status == status)
+        rows = db.session.scalars(query.limit(2000)).all()
+        return self.render_template(
+            "training/admin_enrollments.html", batch=batch, rows=rows, states=ENROLLMENT_STATES, status=status
+        )
+
+    @expose("/<int:batch_id>/act", methods=["POST"])
+    @has_access
+    def act(self, batch_id: int):
+        batch = db.session.get(TrainingBatch, batch_id) or abort(404)
+        action = request.form.get("action")
+        if action not in ENROLLMENT_ACTIONS:
+            abort(400)
+        ids = [int(v) for v in request.form.getlist("ids") if v.isdigit()]
+        done, skipped = record_results(batch, action, ids, g.user)
+        flash(_("%(n)s enrolment(s) updated", n=done), "success")
+        if skipped:
+            flash(_("%(n)s enrolment(s) were not in a state that allows this action", n=skipped), "warning")
+        return redirect(url_for("EnrollmentAdminView.enrollments", batch_id=batch.id))
+
+
+def other_employers_column():
+    """Correlated count: the same person on the active staff list of another enterprise."""
+    other = aliased(TechnicalStaff)
+    return (
+        select(func.count(other.id))
+        .where(
+            other.id_number == TechnicalStaff.id_number,
+            other.enterprise_id != TechnicalStaff.enterprise_id,
+            other.archived.is_(False),
+        )
+        .correlate(TechnicalStaff)
+        .scalar_subquery()
+    )
+
+
+class StaffSearchView(BaseView):
+    """Technical staff of every enterprise, read-only; people on two enterprises' books are flagged."""
+
+    route_base = "/backoffice/staff"
+    class_permission_name = "StaffSearch"
+    default_view = "search"
+    page_size = 50
+
+    @expose("/")
+    @has_access
+    def search(self):
+        q = request.args.get("q", "").strip()
+        flagged = request.args.get("flagged") == "1"
+        page = page_number()
+        elsewhere = other_employers_column().label("elsewhere")
+        query = scoped(select(TechnicalStaff, elsewhere), TechnicalStaff).options(joinedload(TechnicalStaff.enterprise))
+        if q:
+            needle = f"%{q}%"
+            query = query.join(Enterprise, Enterprise.id == TechnicalStaff.enterprise_id).where(
+                TechnicalStaff.name.ilike(needle)
+                | TechnicalStaff.id_number.ilike(needle)
+                | Enterprise.name.ilike(needle)
+            )
+        if flagged:
+            query = query.where(elsewhere > 0)
+        rows = db.session.execute(
+            query.order_by(TechnicalStaff.id.desc()).limit(self.page_size).offset((page - 1) * self.page_size)
+        ).all()
+        return self.render_template(
+            "training/admin_staff.html",
+            rows=rows,
+            q=q,
+            flagged=flagged,
+            page=page,
+            page_size=self.page_size,
+            genders=GENDERS,
+        )
+
+    @expose("/<int:staff_id>")
+    @has_access
+    def detail(self, staff_id: int):
+        staff = get_scoped_or_404(TechnicalStaff, staff_id)
+        others = db.session.scalars(
+            select(TechnicalStaff)
+            .where(TechnicalStaff.id_number == staff.id_number, TechnicalStaff.id != staff.id)
+            .options(joinedload(TechnicalStaff.enterprise))
+        ).all()
+        enrollments = db.session.scalars(
+            select(Enrollment).where(Enrollment.staff_id == staff.id).options(joinedload(Enrollment.batch))
+        ).all()
+        return self.render_template(
+            "training/admin_staff_detail.html",
+            staff=staff,
+            others=others,
+            enrollments=enrollments,
+            genders=GENDERS,
+            states=ENROLLMENT_STATES,
+        )
