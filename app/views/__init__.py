@@ -218,7 +218,7 @@ def register(appbuilder) -> None:
         appbuilder.add_link(
             workflow.queue_menu,
             href=f"/backoffice/review/{workflow.kind}/",
-            label=workflow.label,
+            label=workflow.queue_label or workflow.label,
             icon=workflow.menu_icon,
             category="Review",
         )

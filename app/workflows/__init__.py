@@ -103,6 +103,7 @@ class Workflow:
     fields_template: str = ""  # the application's data, shown by the portal and the review pages alike
     portal_endpoint: str = ""  # the portal view's detail endpoint
     menu_icon: str = "fa-file-text-o"
+    queue_label: Any = None  # the review queue's menu label (default: the workflow's label)
     by_name: dict[str, Transition] = field(init=False)
     vocabulary: dict[str, State] = field(init=False)
 

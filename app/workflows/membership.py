@@ -45,6 +45,7 @@ WORKFLOW = register(
         fields_template="membership/_fields.html",
         portal_endpoint="MembershipView.detail",
         menu_icon="fa-id-badge",
+        queue_label=_l("Membership applications"),
         transitions=(
             Transition(
                 "submit",
