@@ -17,8 +17,20 @@ from .models import Certificate, CertificateEvent, utcnow
 from .numbering import next_number
 
 KINDS = {
+    "qualification": _l("Qualification certificate"),
     "membership": _l("Membership certificate"),
     "training": _l("Training certificate"),
+    "filing": _l("Filing certificate"),
+}
+EVENTS = {
+    "issued": _l("Issued"),
+    "annual_review": _l("Annual review"),
+    "superseded": _l("Superseded"),
+    "suspended": _l("Suspended"),
+    "revoked": _l("Revoked"),
+    "reinstated": _l("Reinstated"),
+    "expired": _l("Expired"),
+    "void": _l("Void"),
 }
 STATUSES = {
     "valid": _l("Valid"),
@@ -26,6 +38,7 @@ STATUSES = {
     "revoked": _l("Revoked"),
     "expired": _l("Expired"),
     "superseded": _l("Superseded"),
+    "void": _l("Void"),
 }
 
 
@@ -94,7 +107,7 @@ def _event(certificate: Certificate, event: str, before: str | None, after: str,
             to_status=after,
             note=note,
             actor_id=getattr(actor, "id", None),
-            actor_name=audit.actor_name(actor) if actor is not None else "system",
+            actor_name=audit.actor_name(actor) if actor is not None else str(_l("System")),
             at=utcnow(),
         )
     )

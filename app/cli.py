@@ -21,11 +21,15 @@ def sync_command() -> None:
 
 @click.command("seed")
 def seed_command() -> None:
-    """Insert the default configuration that is missing (member tiers, notice texts, number patterns)."""
+    """Insert the default configuration that is missing (member tiers, notice texts, number patterns,
+    qualification levels with staffing rules and materials)."""
     from .settings import seed_defaults
 
     added = seed_defaults()
-    click.echo(f"seeded {added['settings']} setting(s), {added['tiers']} member tier(s)")
+    click.echo(
+        f"seeded {added['settings']} setting(s), {added['tiers']} member tier(s), "
+        f"{added['levels']} qualification level(s) with their staffing rules and materials"
+    )
 
 
 legacy_cli = AppGroup("legacy", help="Accounts of the old system.")

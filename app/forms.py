@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
+    BooleanField,
     DateField,
     DecimalField,
     HiddenField,
@@ -282,3 +283,52 @@ class CertificateForm(FlaskForm):
 
 class UploadForm(FlaskForm):
     workbook = FileField(_l("报名表"))
+
+
+# --- Qualification -----------------------------------------------------------------------------
+
+
+class LevelForm(FlaskForm):
+    """基本信息 → 下一步: the target level (choices from the eligibility of the application type)."""
+
+    level = RadioField(_l("Target level"), coerce=int, validators=[InputRequired(_l("Please choose the level"))])
+
+
+class ProofForm(FlaskForm):
+    """上传技术人员资料 → 保存."""
+
+    proof = FileField(_l("Staff documents"))
+
+
+class ConditionsForm(FlaskForm):
+    """The level's conditions the profile does not hold, entered on the 评审材料 page."""
+
+    office_area = DecimalField(
+        _l("Office area (㎡)"),
+        places=2,
+        validators=[Optional(), NumberRange(min=0, max=10_000_000, message=_l("Enter an area from 0 to 10,000,000"))],
+    )
+    iso9001 = BooleanField(_l("The enterprise holds an ISO 9001 quality management certificate"))
+
+
+class ProjectForm(FlaskForm):
+    """A completed project: 项目名称, 建设单位, 合同金额（万元）, 竣工验收日期, 验收证明."""
+
+    name = StringField(_l("Project name"), validators=[DataRequired(_l("Please enter the project name")), Length(max=200)])
+    client = StringField(_l("Client"), validators=[DataRequired(_l("Please enter the client")), Length(max=200)])
+    contract_value = DecimalField(
+        _l("Contract value (10k CNY)"),
+        places=2,
+        validators=[
+            InputRequired(_l("Please enter the contract value")),
+            NumberRange(min=0.01, max=10_000_000, message=_l("Enter a value from 0.01 to 10,000,000")),
+        ],
+    )
+    completed_on = DateField(_l("Acceptance date"), validators=[InputRequired(_l("Please enter the acceptance date"))])
+    proof = FileField(_l("Acceptance proof"))
+
+    def validate_completed_on(self, field) -> None:
+        from .qualification import today
+
+        if field.data and field.data > today():
+            raise ValidationError(_l("The acceptance date cannot be in the future"))

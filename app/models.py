@@ -545,3 +545,162 @@ class Enrollment(TimestampMixin, Model):
     certificate_number: Mapped[str | None] = column_property(
         select(Certificate.number).where(Certificate.id == certificate_id).correlate_except(Certificate).scalar_subquery()
     )
+
+
+# --- Qualification -----------------------------------------------------------------------------
+
+
+class QualificationLevel(Model):
+    """A qualification level (资质等级) and its thresholds; a higher `rank` is a higher level (一级 highest)."""
+
+    __tablename__ = "qualification_level"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(30), nullable=False, unique=True)
+    rank: Mapped[int] = mapped_column(Integer, nullable=False, unique=True)
+    validity_years: Mapped[int] = mapped_column(Integer, nullable=False, default=3)
+    min_registered_capital: Mapped[float | None] = mapped_column(Numeric(14, 2))  # 万元
+    min_office_area: Mapped[float | None] = mapped_column(Numeric(10, 2))  # ㎡
+    project_years: Mapped[int] = mapped_column(Integer, nullable=False, default=2)
+    min_project_value: Mapped[float | None] = mapped_column(Numeric(14, 2))  # 万元, completed in project_years
+    min_project_count: Mapped[int | None] = mapped_column(Integer)
+    large_project_value: Mapped[float | None] = mapped_column(Numeric(14, 2))  # 万元, "single project ≥"
+    min_large_projects: Mapped[int | None] = mapped_column(Integer)
+    iso9001_required: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    years_held_before_upgrade: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+
+    rules: Mapped[list[StaffingRule]] = relationship(
+        back_populates="level", order_by="StaffingRule.sort_order, StaffingRule.id"
+    )
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class StaffingRule(Model):
+    """One line of a level's staffing rule: at least `min_count` staff matching every set condition."""
+
+    __tablename__ = "staffing_rule"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    level_id: Mapped[int] = mapped_column(ForeignKey("qualification_level.id"), nullable=False, index=True)
+    min_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    # a title other than 无, a professional certificate, or a passed training
+    requires_credential: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    titles: Mapped[str | None] = mapped_column(String(200))  # comma-separated 职称, any of them
+    positions: Mapped[str | None] = mapped_column(String(200))  # comma-separated 岗位, any of them
+    training_passed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    certificate_kind: Mapped[str | None] = mapped_column(String(60))  # a valid certificate whose name contains it
+    certificate_grade: Mapped[str | None] = mapped_column(String(30))
+    min_insurance_months: Mapped[int | None] = mapped_column(Integer)
+    sort_order: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+    level: Mapped[QualificationLevel] = relationship(back_populates="rules")
+
+    @property
+    def description(self) -> str:
+        from .qualification import describe_rule
+
+        return describe_rule(self)
+
+
+class MaterialRequirement(Model):
+    """A 评审材料 slot: for one level (or all) and one application type (or all)."""
+
+    __tablename__ = "material_requirement"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    level_id: Mapped[int | None] = mapped_column(ForeignKey("qualification_level.id"), index=True)
+    application_kind: Mapped[str | None] = mapped_column(String(30))  # None: every qualification type
+    required: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    accept: Mapped[str] = mapped_column(String(20), nullable=False, default="image,pdf")
+    max_mb: Mapped[int] = mapped_column(Integer, nullable=False, default=20)
+    help_text: Mapped[str | None] = mapped_column(String(300))
+    sort_order: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+
+    level: Mapped[QualificationLevel | None] = relationship()
+
+
+class QualificationApplication(Application):
+    """资质申请, 资质年审, 资质晋级, 资质降级 and 到期换证: one table, one workflow (and queue) per type."""
+
+    __tablename__ = "qualification_application"
+    __mapper_args__ = {"polymorphic_abstract": True}
+
+    id: Mapped[int] = mapped_column(ForeignKey("application.id"), primary_key=True)
+    level_id: Mapped[int] = mapped_column(ForeignKey("qualification_level.id"), nullable=False)
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificate.id"), index=True)
+    wizard_step: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    office_area: Mapped[float | None] = mapped_column(Numeric(10, 2))
+    iso9001: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    review_year: Mapped[int | None] = mapped_column(Integer)  # 年审: the certificate year reviewed
+    snapshot: Mapped[str | None] = mapped_column(Text)  # JSON: rules, materials and verdict at submission
+
+    level: Mapped[QualificationLevel] = relationship()
+    certificate: Mapped[Certificate | None] = relationship(foreign_keys=[certificate_id])
+    staff: Mapped[list[QualificationStaff]] = relationship(
+        back_populates="application", order_by="QualificationStaff.id", cascade="all, delete-orphan"
+    )
+    projects: Mapped[list[QualificationProject]] = relationship(
+        order_by="QualificationProject.id", cascade="all, delete-orphan"
+    )
+
+
+class NewQualification(QualificationApplication):
+    __mapper_args__ = {"polymorphic_identity": "qualification_new"}
+
+
+class AnnualReview(QualificationApplication):
+    __mapper_args__ = {"polymorphic_identity": "qualification_annual"}
+
+
+class Upgrade(QualificationApplication):
+    __mapper_args__ = {"polymorphic_identity": "qualification_upgrade"}
+
+
+class Downgrade(QualificationApplication):
+    __mapper_args__ = {"polymorphic_identity": "qualification_downgrade"}
+
+
+class Renewal(QualificationApplication):
+    __mapper_args__ = {"polymorphic_identity": "qualification_renewal"}
+
+
+class QualificationStaff(Model):
+    """A registered staff member counted in a qualification application, with the person's proof."""
+
+    __tablename__ = "qualification_staff"
+    __table_args__ = (UniqueConstraint("application_id", "staff_id", name="uq_qualification_staff"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("qualification_application.id"), nullable=False)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False, index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("technical_staff.id"), nullable=False, index=True)
+    id_number: Mapped[str] = mapped_column(String(18), nullable=False, index=True)
+    proof_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_file.id"))
+
+    application: Mapped[QualificationApplication] = relationship(back_populates="staff")
+    person: Mapped[TechnicalStaff] = relationship()
+    proof_file: Mapped[StoredFile | None] = relationship()
+
+
+class QualificationProject(Model):
+    """A completed project declared for the level's performance threshold (with acceptance proof)."""
+
+    __tablename__ = "qualification_project"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("qualification_application.id"), nullable=False, index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    client: Mapped[str] = mapped_column(String(200), nullable=False)
+    contract_value: Mapped[float] = mapped_column(Numeric(14, 2), nullable=False)  # 万元
+    completed_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    proof_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_file.id"))
+
+    proof_file: Mapped[StoredFile | None] = relationship()

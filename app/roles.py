@@ -46,8 +46,21 @@ PORTAL = ACCOUNT + [
     read("StoredFile"),
     read("Messages"),
     write("Membership"),
+    write("Qualification"),
+    read("MyCertificates"),
     write("Training"),
-    *menu("PortalHome", "MembershipApply", "TrainingPortal"),
+    *menu(
+        "PortalHome",
+        "MembershipApply",
+        "QualificationPortal",
+        "QualificationNew",
+        "QualificationAnnual",
+        "QualificationUpgrade",
+        "QualificationDowngrade",
+        "QualificationRenewal",
+        "MyCertificatesMenu",
+        "TrainingPortal",
+    ),
 ]
 
 TRAINING_READ = [
@@ -66,7 +79,8 @@ BACK_OFFICE_READ = (
         read("BackOffice"),
         read("EnterpriseDossier"),
         read("StoredFile"),
-        *menu("BackOfficeHome", "EnterpriseDossiers", "EnterpriseAdmin"),
+        read("CertificateAdmin"),
+        *menu("BackOfficeHome", "EnterpriseDossiers", "EnterpriseAdmin", "CertificateRegister", "CertificateAdminMenu"),
     ]
 )
 
@@ -77,7 +91,20 @@ CONFIGURATION = [
     write("MemberTierConfig"),
     write("SettingConfig"),
     read("WorkflowDiagram"),
-    *menu("AuditLogMenu", "MemberTiers", "Settings", "Workflows", "Configuration"),
+    write("QualificationLevelConfig"),
+    write("StaffingRuleConfig"),
+    write("MaterialConfig"),
+    write("CertificateAdmin"),
+    *menu(
+        "AuditLogMenu",
+        "MemberTiers",
+        "QualificationLevels",
+        "StaffingRules",
+        "MaterialRequirements",
+        "Settings",
+        "Workflows",
+        "Configuration",
+    ),
 ]
 
 ROLE_GRANTS: dict[str, list[Grant]] = {
@@ -102,6 +129,15 @@ PORTAL_VIEW_NAMES = frozenset(
         "Messages",
         "Membership",
         "MembershipApply",
+        "Qualification",
+        "QualificationPortal",
+        "QualificationNew",
+        "QualificationAnnual",
+        "QualificationUpgrade",
+        "QualificationDowngrade",
+        "QualificationRenewal",
+        "MyCertificates",
+        "MyCertificatesMenu",
         "Training",
         "TrainingPortal",
     }

@@ -28,6 +28,10 @@ DEFAULT_SETTINGS: dict[str, tuple[str, str]] = {
     "membership.notice_seconds": ("15", "入会须知最短阅读时间（秒）"),
     "membership.period_months": ("12", "会员有效期（月，自确认缴费之日起）"),
     "membership.payment_instructions": (DEFAULT_PAYMENT_INSTRUCTIONS, "缴费说明（收款账户等）"),
+    "qualification.annual_window_days_before": ("30", "资质年审：周年日前可申请的天数"),
+    "qualification.annual_window_days_after": ("60", "资质年审：周年日后仍可申请的天数"),
+    "qualification.renewal_days_before": ("90", "到期换证：到期前可申请的天数"),
+    "qualification.renewal_grace_days": ("0", "到期换证：到期后仍可申请的天数（宽限期）"),
     "review.long_wait_days": ("5", "审核等待提醒天数（超过即在审核总览中提示）"),
     "number_pattern.membership": ("皖安协会[{year}]第{seq:04d}号", "会员证书编号格式"),
     "number_pattern.qualification": ("皖安协资[{year}]第{seq:04d}号", "资质证书编号格式"),
@@ -58,8 +62,11 @@ def seed_defaults() -> dict[str, int]:
         for name, fee, order in DEFAULT_TIERS:
             db.session.add(MemberTier(name=name, annual_fee=Decimal(fee), sort_order=order, active=True))
             added_tiers += 1
+    from .qualification import seed_levels
+
+    added_levels = seed_levels()
     db.session.commit()
-    return {"settings": added_settings, "tiers": added_tiers}
+    return {"settings": added_settings, "tiers": added_tiers, "levels": added_levels}
 
 
 def get_setting(key: str) -> str:

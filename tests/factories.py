@@ -219,3 +219,152 @@ def workbook(rows: list[dict]) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+# --- Qualification -----------------------------------------------------------------------------
+
+
+def level(code: str):
+    from sqlalchemy import select
+
+    from app.models import QualificationLevel
+
+    return db.session.scalar(select(QualificationLevel).where(QualificationLevel.code == code))
+
+
+def make_certificate(enterprise: Enterprise, level_code: str = "L3", valid_from=None, years: int = 3, **fields):
+    """A qualification certificate held by `enterprise` (numbered from the pattern)."""
+    import datetime as dt
+
+    from dateutil.relativedelta import relativedelta
+
+    from app import certificates
+    from app.qualification import today
+
+    start = valid_from or today()
+    certificate = certificates.issue(
+        "qualification",
+        enterprise_id=enterprise.id,
+        holder_name=enterprise.name,
+        valid_from=start,
+        valid_until=start + relativedelta(years=years) - dt.timedelta(days=1),
+        level=level_code,
+        copies_original=1,
+        copies_duplicate=1,
+        **fields,
+    )
+    db.session.commit()
+    return certificate
+
+
+def team(enterprise: Enterprise, count: int) -> list:
+    """The enterprise's first `count` staff, registered as needed: two 高级工程师 / 技术负责人, then
+    工程师 / 施工员, all with 24 months of social insurance."""
+    from sqlalchemy import select
+
+    from app.models import TechnicalStaff
+
+    existing = list(
+        db.session.scalars(
+            select(TechnicalStaff).where(TechnicalStaff.enterprise_id == enterprise.id).order_by(TechnicalStaff.id)
+        )
+    )
+    for index in range(len(existing), count):
+        senior = {"title": "高级工程师", "position": "技术负责人"} if index < 2 else {}
+        existing.append(make_staff(enterprise, 500 + enterprise.id * 50 + index, **senior))
+    return existing[:count]
+
+
+def make_qualification_application(
+    owner: PlatformUser,
+    kind: str = "qualification_new",
+    status: str = "draft",
+    level_code: str = "L3",
+    certificate=None,
+    staff: int = 5,
+    materials: bool = True,
+    projects: int = 5,
+    **fields,
+):
+    """A qualification application of `kind` put straight into `status`, with `staff` counted people,
+    the level's required materials and conditions (tests of the engine set states directly)."""
+    import datetime as dt
+
+    from app.models import ApplicationFile, QualificationProject, QualificationStaff
+    from app.qualification import materials_for, today
+    from app.workflows import REGISTRY
+
+    target = level(level_code)
+    model = REGISTRY[kind].model
+    record = model(
+        enterprise_id=owner.enterprise_id,
+        status=status,
+        version=1,
+        created_by_id=owner.id,
+        level_id=target.id,
+        certificate_id=certificate.id if certificate else None,
+        office_area=fields.pop("office_area", 500),
+        iso9001=fields.pop("iso9001", True),
+        **fields,
+    )
+    db.session.add(record)
+    db.session.flush()
+    people = team(owner.enterprise, staff)
+    for person in people:
+        record.staff.append(
+            QualificationStaff(enterprise_id=owner.enterprise_id, staff_id=person.id, id_number=person.id_number)
+        )
+    for index in range(projects):
+        record.projects.append(
+            QualificationProject(
+                enterprise_id=owner.enterprise_id,
+                name=f"安防工程{index + 1}",
+                client="建设单位",
+                contract_value=400,
+                completed_on=today() - dt.timedelta(days=100 + index),
+            )
+        )
+    if materials:
+        stored = stored_image(owner, name="材料.png")
+        for material in materials_for(target.id, kind):
+            record.files.append(
+                ApplicationFile(
+                    enterprise_id=owner.enterprise_id, requirement=material.code, label=material.name, file_id=stored.id
+                )
+            )
+    db.session.commit()
+    return record
+
+
+def _ready_qualification(
+    kind: str, level_code: str, held_code: str | None, valid_from_years_ago: float = 0, staff: int = 5
+):
+    def ready(owner: PlatformUser, state: str):
+        import datetime as dt
+
+        from app.qualification import today
+
+        owner.enterprise.registered_capital = 1200
+        certificate = None
+        if held_code:
+            days = int(valid_from_years_ago * 365.25)
+            certificate = make_certificate(owner.enterprise, held_code, valid_from=today() - dt.timedelta(days=days))
+        review_year = 1 if kind == "qualification_annual" else None
+        return make_qualification_application(
+            owner, kind, state, level_code, certificate=certificate, review_year=review_year, staff=staff
+        )
+
+    return ready
+
+
+READY_APPLICATION.update(
+    {
+        "qualification_new": _ready_qualification("qualification_new", "L3", None),
+        # the first anniversary is inside the annual-review window (30 days before it)
+        "qualification_annual": _ready_qualification("qualification_annual", "L3", "L3", valid_from_years_ago=0.97),
+        "qualification_upgrade": _ready_qualification("qualification_upgrade", "L2", "L3", staff=10),
+        "qualification_downgrade": _ready_qualification("qualification_downgrade", "L3", "L2"),
+        # 60 days before expiry: inside the 90-day renewal window
+        "qualification_renewal": _ready_qualification("qualification_renewal", "L3", "L3", valid_from_years_ago=2.84),
+    }
+)

@@ -102,6 +102,36 @@ def grow_own_applications(ctx: dict, n: int) -> None:
         make_membership_application(owner.enterprise, status="withdrawn")
 
 
+def grow_qualification_applications(ctx: dict, n: int) -> None:
+    from factories import make_qualification_application
+
+    for _ in range(n):
+        user = make_enterprise_user()
+        record = make_qualification_application(user, status="submitted", staff=1, materials=False, projects=1)
+        apply(record, "receive", ctx["reviewer"])
+
+
+def grow_own_qualification(ctx: dict, n: int) -> None:
+    from factories import make_qualification_application
+
+    for _ in range(n):
+        make_qualification_application(ctx["owner"], status="withdrawn", staff=1, materials=False, projects=1)
+
+
+def grow_certificates(ctx: dict, n: int) -> None:
+    from factories import make_certificate
+
+    for _ in range(n):
+        make_certificate(make_enterprise())
+
+
+def grow_own_certificates(ctx: dict, n: int) -> None:
+    from factories import make_certificate
+
+    for _ in range(n):
+        make_certificate(ctx["owner"].enterprise)
+
+
 def grow_users(ctx: dict, n: int) -> None:
     for _ in range(n):
         make_user("Reviewer")
@@ -131,6 +161,17 @@ LIST_PAGES: list[tuple[str, str, Callable[[dict, int], None], int]] = [
     ("owner", "/membership/", grow_own_applications, 12),
     ("owner", "/messages/", grow_messages, 8),
     ("owner", "/training/", grow_staff, 10),
+    ("owner", "/qualification/new/", grow_own_qualification, 14),
+    ("owner", "/qualification/annual/", grow_own_qualification, 14),
+    ("owner", "/qualification/upgrade/", grow_own_qualification, 14),
+    ("owner", "/qualification/downgrade/", grow_own_qualification, 14),
+    ("owner", "/qualification/renewal/", grow_own_qualification, 14),
+    ("owner", "/qualification/certificates/", grow_own_certificates, 8),
+    ("Reviewer", "/backoffice/review/qualification_new/", grow_qualification_applications, 8),
+    ("Reviewer", "/backoffice/certificates/", grow_certificates, 8),
+    ("AssociationAdmin", "/backoffice/qualification/levels/list/", grow_nothing, 8),
+    ("AssociationAdmin", "/backoffice/qualification/rules/list/", grow_nothing, 10),
+    ("AssociationAdmin", "/backoffice/qualification/materials/list/", grow_nothing, 10),
 ]
 # GET routes without arguments that are not lists: forms, wizards, redirects, data for scripts.
 NOT_LISTS = {
@@ -142,6 +183,9 @@ NOT_LISTS = {
     "/back",
     "/captcha/",
     "/backoffice/member-tiers/add",
+    "/backoffice/qualification/levels/add",
+    "/backoffice/qualification/rules/add",
+    "/backoffice/qualification/materials/add",
     "/backoffice/training/batches/add",
     "/backoffice/workflows/",
     "/forgot-password/",
@@ -150,6 +194,11 @@ NOT_LISTS = {
     "/login/",
     "/membership/apply",
     "/membership/notice",
+    *(
+        f"/qualification/{kind}/{page}"
+        for kind in ("new", "annual", "upgrade", "downgrade", "renewal")
+        for page in ("apply", "notice")
+    ),
     "/portal/",
     "/regions/",
     "/register/",

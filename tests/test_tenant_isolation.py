@@ -32,6 +32,7 @@ from app.scoping import get_scoped_or_404, scoped
 from app.uploads import save_upload
 from conftest import CSRF_RE, clean_database
 from factories import (
+    level,
     make_batch,
     make_enterprise_user,
     make_membership_application,
@@ -68,6 +69,48 @@ OWNER_PREPARES = {
 }
 # Enterprise-reachable POST routes with ids that write nothing by design: endpoint -> why.
 NON_WRITING_POSTS: dict[str, str] = {}
+# Methods that only redirect on every view of a kind (the qualification wizard's 修改资料 opens step 1).
+NON_WRITING_METHODS = {"edit": "qualification views: 修改资料 redirects to the wizard"}
+# Step 1 changes only the level, and 年审 and 到期换证 keep the held level: their `basic` cannot
+# write; 资质申请's `basic` (the same method) is the one the control proves.
+NON_WRITING_POSTS.update(
+    {
+        f"{view}.basic": "the held level is the only choice"
+        for view in ("AnnualReviewView", "RenewalView", "UpgradeView", "DowngradeView")
+    }
+)
+
+
+def withdraw_other_qualification_drafts(tenants: dict, keep: str) -> None:
+    """One open qualification application per enterprise: the others step aside for this case."""
+    for short in QUALIFICATION_KINDS:
+        if f"b_q_{short}" != keep:
+            tenants[f"b_q_{short}"].status = "withdrawn"
+    db.session.commit()
+
+
+OWNER_SETUP = {"NewQualificationView.basic": lambda t: withdraw_other_qualification_drafts(t, "b_q_new")}
+QUALIFICATION_KINDS = ("new", "annual", "upgrade", "downgrade", "renewal")
+
+
+def owner_rows_for(app, rule) -> dict:
+    """The owner's rows for a rule: qualification views each name their own kind's draft."""
+    choice = {**OWNER_ROWS, **OWNER_ROWS_BY_ENDPOINT.get(rule.endpoint, {})}
+    view_name, _, method = rule.endpoint.partition(".")
+    view = next((v for v in app.appbuilder.baseviews if type(v).__name__ == view_name), None)
+    kind = getattr(view, "kind", "")
+    if kind.startswith("qualification_"):
+        short = kind.removeprefix("qualification_")
+        choice.update(application_id=f"b_q_{short}", staff_id="b_staff", project_id=f"b_q_{short}_project")
+    return choice
+
+
+def is_non_writing(app, rule) -> bool:
+    view_name, _, method = rule.endpoint.partition(".")
+    view = next((v for v in app.appbuilder.baseviews if type(v).__name__ == view_name), None)
+    return rule.endpoint in NON_WRITING_POSTS or (
+        method in NON_WRITING_METHODS and getattr(view, "kind", "").startswith("qualification_")
+    )
 
 
 def png_bytes(color="red") -> bytes:
@@ -153,6 +196,21 @@ def make_tenants() -> dict:
 
     b_membership = grant(b.enterprise_id, b_application.tier_id, 1000)
     db.session.commit()
+    from app.models import QualificationStaff
+    from factories import make_qualification_application
+
+    drafts = {}
+    for short in QUALIFICATION_KINDS:
+        draft = make_qualification_application(
+            b, f"qualification_{short}", "draft", "L2", staff=0, materials=False, projects=1
+        )
+        draft.projects[0].name = "乙方机密工程项目"
+        draft.staff.append(
+            QualificationStaff(enterprise_id=b.enterprise_id, staff_id=b_staff.id, id_number=b_staff.id_number)
+        )
+        drafts[f"b_q_{short}"] = draft
+        drafts[f"b_q_{short}_project"] = draft.projects[0]
+    db.session.commit()
     return {
         "a": a,
         "b": b,
@@ -165,6 +223,7 @@ def make_tenants() -> dict:
         "b_free_staff": b_free_staff,
         "batch": batch,
         "b_membership": b_membership,
+        **drafts,
     }
 
 
@@ -278,6 +337,14 @@ def post_data(token: str, b_ids: list[int], tenants: dict) -> dict:
         "kind": "x",
         "number": "y",
         "workbook": (io.BytesIO(workbook([person(903, name="报名表中的人")])), "报名表.xlsx"),
+        "level": str(level("L3").id),
+        "staff_ids": [tenants["b_free_staff"].id],
+        "proof": (io.BytesIO(png_bytes("purple")), "社保证明.png"),
+        "office_area": "321",
+        "iso9001": "y",
+        "client": "x",
+        "contract_value": "10",
+        "completed_on": "2025-01-01",
     }
 
 
@@ -309,6 +376,7 @@ def markers_of(tenants: dict) -> list[str]:
         "乙方机密技术员",
         "乙方机密未报名技术员",
         "乙方收件人",
+        "乙方机密工程项目",
         tenants["b_staff"].id_number,
         tenants["b_free_staff"].id_number,
     ]
@@ -371,7 +439,7 @@ def test_owner_posts_do_write_so_the_sweep_means_something(app, client, auth):
     assert routes, "no enterprise POST routes found"
     silent = []
     for rule in routes:
-        if rule.endpoint in NON_WRITING_POSTS:
+        if is_non_writing(app, rule):
             continue
         clean_database()
         tenants = make_tenants()
@@ -379,11 +447,13 @@ def test_owner_posts_do_write_so_the_sweep_means_something(app, client, auth):
         with client.session_transaction() as session:
             session.clear()
         auth.login(b.username)
-        choice = {**OWNER_ROWS, **OWNER_ROWS_BY_ENDPOINT.get(rule.endpoint, {})}
+        choice = owner_rows_for(app, rule)
         values = {}
         for argument in rule.arguments:
             assert argument in choice, f"{rule.endpoint}: no owner row for argument {argument}; add it to OWNER_ROWS"
             values[argument] = tenants[choice[argument]].id
+        if rule.endpoint in OWNER_SETUP:
+            OWNER_SETUP[rule.endpoint](tenants)
         for page in OWNER_PREPARES.get(rule.endpoint, []):
             client.get(page.format(**values))
         before = snapshot(b.enterprise_id)

@@ -21,10 +21,18 @@ from ..scoping import (
     scoped,
 )
 from ..uploads import storage_path
-from ..workflows import load_workflows
+from ..workflows import REGISTRY, load_workflows
 from .accounts import AccountView, ActivationView, CaptchaView, PasswordResetView, RegisterView
 from .membership import MembershipView
 from .messages import MessagesView
+from .qualification import PORTAL_VIEWS as QUALIFICATION_VIEWS
+from .qualification import MyCertificatesView
+from .qualification_admin import (
+    CertificateAdminView,
+    MaterialRequirementView,
+    QualificationLevelView,
+    StaffingRuleView,
+)
 from .review import AuditLogView, MemberTierView, ReviewQueueView, SettingView, WorkflowView
 from .training import TrainingView
 from .training_admin import EnrollmentAdminView, StaffSearchView, TrainingBatchView
@@ -32,6 +40,15 @@ from .training_admin import EnrollmentAdminView, StaffSearchView, TrainingBatchV
 
 def is_association_admin(user) -> bool:
     return user is not None and any(role.name in ("AssociationAdmin", "Admin") for role in user.roles)
+
+
+QUALIFICATION_MENUS = (
+    "QualificationNew",
+    "QualificationAnnual",
+    "QualificationUpgrade",
+    "QualificationDowngrade",
+    "QualificationRenewal",
+)
 
 
 class HomeView(IndexView):
@@ -195,6 +212,26 @@ def register(appbuilder) -> None:
         icon="fa-id-badge",
         menu_cond=enterprise_only,
     )
+    # 资质管理: 资质申请, 资质年审, 资质晋级, 资质降级, 到期换证, 我的证书 (manual chapters 资质申请 … 八).
+    for view, menu_name in zip(QUALIFICATION_VIEWS, QUALIFICATION_MENUS, strict=True):
+        appbuilder.add_view(
+            view,
+            menu_name,
+            label=REGISTRY[view.kind].label,
+            icon=REGISTRY[view.kind].menu_icon,
+            category="QualificationPortal",
+            category_label=_l("Qualification management"),
+            category_icon="fa-certificate",
+            menu_cond=enterprise_only,
+        )
+    appbuilder.add_view(
+        MyCertificatesView,
+        "MyCertificatesMenu",
+        label=_l("My certificates"),
+        icon="fa-id-card-o",
+        category="QualificationPortal",
+        menu_cond=enterprise_only,
+    )
     appbuilder.add_view(
         TrainingView,
         "TrainingPortal",
@@ -222,6 +259,15 @@ def register(appbuilder) -> None:
             icon=workflow.menu_icon,
             category="Review",
         )
+    appbuilder.add_view(
+        CertificateAdminView,
+        "CertificateRegister",
+        label=_l("Certificate management"),
+        icon="fa-certificate",
+        category="CertificateAdminMenu",
+        category_label=_l("Certificates"),
+        category_icon="fa-certificate",
+    )
     appbuilder.add_view(
         EnterpriseDossierView,
         "EnterpriseDossiers",
@@ -259,6 +305,23 @@ def register(appbuilder) -> None:
         category_label=_l("Configuration"),
         category_icon="fa-sliders",
     )
+    appbuilder.add_view(
+        QualificationLevelView,
+        "QualificationLevels",
+        label=_l("Qualification levels"),
+        icon="fa-signal",
+        category="Configuration",
+    )
+    appbuilder.add_view(
+        StaffingRuleView, "StaffingRules", label=_l("Staffing rule lines"), icon="fa-users", category="Configuration"
+    )
+    appbuilder.add_view(
+        MaterialRequirementView,
+        "MaterialRequirements",
+        label=_l("Review materials"),
+        icon="fa-files-o",
+        category="Configuration",
+    )
     appbuilder.add_view(SettingView, "Settings", label=_l("System settings"), icon="fa-cog", category="Configuration")
     appbuilder.add_view(
         WorkflowView, "Workflows", label=_l("Review workflows"), icon="fa-sitemap", category="Configuration"
@@ -291,6 +354,9 @@ def register(appbuilder) -> None:
     from ..workflows import state_colour, state_label
 
     current_app.jinja_env.globals.update(state_label=state_label, state_colour=state_colour)
+    from ..certificates import EVENTS, KINDS
+
+    current_app.jinja_env.globals.update(certificate_kinds=KINDS, certificate_events=EVENTS)
     from ..audit import action_label
 
     current_app.jinja_env.filters["audit_action"] = action_label

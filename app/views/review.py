@@ -10,7 +10,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import contains_eager
 from wtforms.validators import ValidationError
 
@@ -92,17 +92,21 @@ class ReviewQueueView(BaseView):
         for kind, status, count in counts:
             by_kind.setdefault(kind, {})[status] = count
         since = utcnow() - long_wait()
-        waiting_long = {}
-        for workflow in workflows:
-            waiting_long[workflow.kind] = db.session.scalar(
-                select(func.count())
-                .select_from(Application)
-                .where(
-                    Application.kind == workflow.kind,
-                    Application.status.in_(workflow.waiting_states),
-                    Application.submitted_on < since,
-                )
-            )
+        waiting = or_(
+            *(
+                and_(Application.kind == w.kind, Application.status.in_(w.waiting_states))
+                for w in workflows
+                if w.waiting_states
+            ),
+            false(),
+        )
+        waiting_long = dict(
+            db.session.execute(
+                select(Application.kind, func.count())
+                .where(waiting, Application.submitted_on < since)
+                .group_by(Application.kind)
+            ).all()
+        )
         return self.render_template(
             "review/overview.html",
             workflows=workflows,
@@ -322,7 +326,7 @@ def check_setting_value(key: str, value: str) -> None:
             check_pattern(value or "")
         except PatternError:
             raise ValueError(_("The pattern must contain {seq}, for example 皖安协会[{year}]第{seq:04d}号")) from None
-    elif key.endswith(("_seconds", "_months", "_days")) and not (value or "").strip().isdigit():
+    elif (key.endswith(("_seconds", "_months")) or "_days" in key) and not (value or "").strip().isdigit():
         raise ValueError(_("Please enter a whole number"))
 
 

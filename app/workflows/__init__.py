@@ -473,7 +473,7 @@ def notice_read(seconds_setting: str, message: Any, attribute: str = "notice_rea
 
 # --- Loading: the workflows that exist, in menu order ---------------------------------------------
 
-WORKFLOW_MODULES = ("app.workflows.membership",)
+WORKFLOW_MODULES = ("app.workflows.membership", "app.workflows.qualification")
 
 
 def load_workflows() -> dict[str, Workflow]:

@@ -200,7 +200,7 @@ def _move_data():
                 enterprise_id=enterprise_id,
                 event="issued",
                 to_status=status,
-                actor_name="migration",
+                actor_name="系统迁移",
                 at=now,
                 note=None,
             )
