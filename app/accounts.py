@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from . import db, regions
+from .exceptions import UserError
 from .identity import InvalidIdentity, normalize_credit_code
 from .models import Enterprise, LegacyAccount, PlatformUser, WizardDraft, utcnow
 
@@ -25,12 +26,8 @@ WIZARD_LIFETIME = dt.timedelta(minutes=30)
 LEGACY_SCHEMES = ("md5", "sha1", "sha256_salted", "plain")
 
 
-class AccountError(ValueError):
+class AccountError(UserError):
     """A refused account operation with the Chinese message for the user."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class WrongLegacyCredentials(AccountError):

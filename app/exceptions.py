@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 
-class UserError(Exception):
-    """A refusal the user can act on: `message` is shown as it is, `status` is the HTTP answer."""
+class UserError(ValueError):
+    """A refusal the user can act on: `message` is shown as it is, `status` is the HTTP answer.
+
+    A ValueError, so that code (and FAB's forms) catching ValueError keep working.
+    """
 
     status = 400
 

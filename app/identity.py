@@ -8,14 +8,11 @@ from flask_babel import gettext as _
 from stdnum.cn import ric, uscc
 
 from . import regions
+from .exceptions import UserError
 
 
-class InvalidIdentity(ValueError):
+class InvalidIdentity(UserError):
     """An identity number we refuse, with a Chinese message that says which part is wrong."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def normalize_credit_code(value: str | None) -> str:

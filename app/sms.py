@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from . import db
+from .exceptions import UserError
 from .models import SmsCode, utcnow
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,11 @@ DEFAULTS = {
 }
 
 
-class SmsError(ValueError):
+class SmsError(UserError):
     """A code request or check we refuse, with the Chinese message for the user."""
 
     def __init__(self, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.retry_after = retry_after
 
 

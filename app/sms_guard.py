@@ -19,6 +19,8 @@ from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from limits.storage import Storage
 
+from .exceptions import UserError
+
 CAPTCHA_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 CAPTCHA_LENGTH = 4
 CAPTCHA_SECONDS = 600
@@ -31,10 +33,13 @@ DEFAULTS = {
 BUDGET_ALERT_SECONDS = 24 * 3600
 
 
-class SendRefused(Exception):
+class SendRefused(UserError):
+    """A code that will not be sent (budgets, captcha); `captcha` asks the page to show one."""
+
+    status = 429
+
     def __init__(self, message: str, captcha: bool = False) -> None:
         super().__init__(message)
-        self.message = message
         self.captcha = captcha
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from . import audit, db
+from .exceptions import UserError
 from .identity import InvalidIdentity, birth_date_of, gender_of, normalize_id_number
 from .models import Enrollment, StoredFile, TechnicalStaff, TrainingBatch
 from .settings import get_list
@@ -40,10 +41,8 @@ GENDERS = {"male": _l("Male"), "female": _l("Female")}
 MIN_AGE = 16
 
 
-class StaffRejected(ValueError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class StaffRejected(UserError):
+    """A staff record we refuse (the same person twice, a locked identity), saying why."""
 
 
 def gender_code(value: Any) -> str | None:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
 from . import db
+from .exceptions import UserError
 from .models import StoredFile
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,8 @@ def _track(path: Path) -> None:
     db.session.info.setdefault(PENDING_KEY, []).append(str(path))
 
 
-class UploadRejected(ValueError):
+class UploadRejected(UserError):
     """A file we refuse, with the Chinese message shown to the user."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass

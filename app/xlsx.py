@@ -24,6 +24,8 @@ from xml.parsers import expat
 
 from flask_babel import gettext as _
 
+from .exceptions import UserError
+
 CHUNK = 64 * 1024
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and encrypted Office files
 INTEGER = re.compile(r"-?\d+\Z")
@@ -31,10 +33,8 @@ CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)\Z")
 RANGE_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)(?::\$?([A-Za-z]{1,3})\$?(\d+))?\Z")
 
 
-class WorkbookRejected(ValueError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class WorkbookRejected(UserError):
+    """A workbook we refuse before or while reading it, saying what to fix."""
 
 
 @dataclass(frozen=True)

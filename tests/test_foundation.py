@@ -122,3 +122,49 @@ def test_region_data_served_locally(client):
     anhui = next(p for p in data if p["code"] == "34")
     hefei = next(c for c in anhui["cities"] if c["name"] == "合肥市")
     assert {"蜀山区", "包河区"} <= {d["name"] for d in hefei["districts"]}
+
+
+def test_user_facing_errors_share_one_base_class():
+    """Every error that carries a message for the user is a UserError (one handler, one shape)."""
+    import ast
+    from pathlib import Path
+
+    from app.exceptions import UserError
+
+    offenders = []
+    for path in Path("app").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and node.name != "UserError":
+                for inner in ast.walk(node):
+                    if (
+                        isinstance(inner, ast.Attribute)
+                        and isinstance(inner.value, ast.Name)
+                        and inner.value.id == "self"
+                        and inner.attr == "message"
+                        and isinstance(inner.ctx, ast.Store)
+                    ):
+                        offenders.append(f"{path}:{node.name}")
+    assert offenders == [], f"set `message` through UserError instead: {offenders}"
+    from app.accounts import AccountError
+    from app.identity import InvalidIdentity
+    from app.qualification import NotEligible
+    from app.sms import SmsError
+    from app.sms_guard import SendRefused
+    from app.staff import StaffRejected
+    from app.uploads import UploadRejected
+    from app.workflows import WorkflowError
+    from app.xlsx import WorkbookRejected
+
+    for error in (
+        AccountError,
+        InvalidIdentity,
+        NotEligible,
+        SmsError,
+        SendRefused,
+        StaffRejected,
+        UploadRejected,
+        WorkflowError,
+        WorkbookRejected,
+    ):
+        assert issubclass(error, UserError) and error("x").message == "x", error
