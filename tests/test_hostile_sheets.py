@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
-from test_training import make_batch, person, upload, workbook
+from test_training import upload
 
 from app import db
 from app.models import Enrollment, StoredFile, TechnicalStaff
 from app.spreadsheets import MAX_ROWS, SheetRejected, headers, read_rows
-from factories import make_enterprise_user
+from factories import make_batch, make_enterprise_user, person, workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"

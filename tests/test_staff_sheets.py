@@ -18,13 +18,13 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 from stdnum.cn import ric
-from test_training import make_batch, person, upload, workbook
+from test_training import upload
 
 from app import db
 from app.models import Enrollment, StoredFile, TechnicalStaff
 from app.spreadsheets import MAX_ROWS, error_workbook, headers, read_rows, template
 from app.staff import check_staff, sign_up
-from factories import make_enterprise_user
+from factories import make_batch, make_enterprise_user, person, workbook
 
 DATA = Path(__file__).parent / "data"
 NUMBER_CELL_ID = "单元格为数字格式，18位身份证号会被表格软件截断，请把该列设为文本后重新输入"

@@ -11,63 +11,11 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from app import create_app, db
-from app.models import AuditLog, Enrollment, StoredFile, TechnicalStaff, TrainingBatch
+from app.models import AuditLog, Enrollment, StoredFile, TechnicalStaff
 from app.spreadsheets import headers
 from app.staff import check_staff, sign_up
 from conftest import app_settings, csrf_token
-from factories import id_number, make_enterprise_user, make_user
-
-
-def person(seq: int, **overrides) -> dict:
-    data = {
-        "name": f"技术员{seq}",
-        "gender": "男" if seq % 2 else "女",
-        "id_number": id_number(seq=100 + seq % 800, birth=f"19{70 + seq % 25}0101"),
-        "mobile": f"139{seq:08d}",
-        "education": "本科",
-        "major": "电子信息",
-        "title": "工程师",
-        "position": "施工员",
-        "insurance_months": 24,
-    }
-    # gender follows the 17th digit of the generated number
-    data["gender"] = "男" if int(data["id_number"][16]) % 2 else "女"
-    data.update(overrides)
-    return data
-
-
-def make_batch(**fields) -> TrainingBatch:
-    today = dt.date.today()
-    values = dict(
-        name="2026年第一期安防技术培训",
-        notice="报名须知：请如实填写。",
-        starts_on=today + dt.timedelta(days=30),
-        ends_on=today + dt.timedelta(days=32),
-        place="合肥市",
-        capacity=50,
-        fee=800,
-        signup_opens_on=today - dt.timedelta(days=1),
-        signup_closes_on=today + dt.timedelta(days=20),
-        status="open",
-    )
-    values.update(fields)
-    batch = TrainingBatch(**values)
-    db.session.add(batch)
-    db.session.commit()
-    return batch
-
-
-def workbook(rows: list[dict]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "报名表"
-    sheet.append(headers())
-    keys = ["name", "gender", "id_number", "mobile", "education", "major", "title", "position", "insurance_months"]
-    for row in rows:
-        sheet.append([row.get(key) for key in keys])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+from factories import id_number, make_batch, make_enterprise_user, make_user, person, workbook
 
 
 def upload(client, batch_id: int, data: bytes, filename: str = "报名表.xlsx"):

@@ -3,9 +3,8 @@
 import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
-from test_training import make_batch, person
 
-from factories import make_enterprise_user
+from factories import make_batch, make_enterprise_user, person
 
 from .conftest import login, screenshot
 
