@@ -127,6 +127,9 @@ class StoredFile(Model):
     enterprise: Mapped[Enterprise | None] = relationship()
     uploaded_by: Mapped[PlatformUser | None] = relationship()
 
+    # The error-workbook purge looks for one purpose older than a cutoff.
+    __table_args__ = (Index("ix_stored_file_purpose_created", "purpose", "created_on"),)
+
 
 # --- Verification codes and wizards ------------------------------------------------------------
 
@@ -499,6 +502,9 @@ class StaffCertificate(Model):
     scan_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_file.id"))
 
     staff: Mapped[TechnicalStaff] = relationship(back_populates="certificates")
+
+    # Two simultaneous 添加证书 of one certificate leave one row.
+    __table_args__ = (UniqueConstraint("staff_id", "kind", "number", name="uq_staff_certificate_number"),)
 
 
 class TrainingBatch(TimestampMixin, Model):
