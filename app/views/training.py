@@ -8,6 +8,7 @@ from flask import Response, abort, flash, g, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from .. import audit, db
@@ -200,6 +201,9 @@ class TrainingView(BaseView):
         if not form.validate_on_submit():
             flash_form_errors(form)
             return redirect(url_for("TrainingView.staff_detail", staff_id=staff.id))
+        kind, number = form.kind.data.strip(), form.number.data.strip()
+        if self._certificate_held(staff.id, kind, number):
+            return self._certificate_already_added(staff.id)
         try:
             scan = request.files.get("scan")
             stored = (
@@ -217,20 +221,41 @@ class TrainingView(BaseView):
             StaffCertificate(
                 staff_id=staff.id,
                 enterprise_id=staff.enterprise_id,
-                kind=form.kind.data.strip(),
-                number=form.number.data.strip(),
+                kind=kind,
+                number=number,
                 grade=(form.grade.data or "").strip() or None,
                 issued_on=form.issued_on.data,
                 expires_on=form.expires_on.data,
                 scan_file_id=stored.id if stored else None,
             )
         )
-        audit.record(
-            "certificate", "TechnicalStaff", staff.id, after={"kind": form.kind.data, "number": form.number.data}
-        )
-        db.session.commit()
+        audit.record("certificate", "TechnicalStaff", staff.id, after={"kind": kind, "number": number})
+        try:
+            db.session.commit()
+        except IntegrityError:
+            # A simultaneous request added the same certificate first; the rollback deletes our scan.
+            db.session.rollback()
+            return self._certificate_already_added(staff.id)
         flash(_("The certificate has been added"), "success")
         return redirect(url_for("TrainingView.staff_detail", staff_id=staff.id))
+
+    @staticmethod
+    def _certificate_held(staff_id: int, kind: str, number: str) -> bool:
+        return (
+            db.session.scalar(
+                select(StaffCertificate.id).where(
+                    StaffCertificate.staff_id == staff_id,
+                    StaffCertificate.kind == kind,
+                    StaffCertificate.number == number,
+                )
+            )
+            is not None
+        )
+
+    @staticmethod
+    def _certificate_already_added(staff_id: int):
+        flash(_("This certificate has already been added"), "info")
+        return redirect(url_for("TrainingView.staff_detail", staff_id=staff_id))
 
     def _batch(self, batch_id: int) -> TrainingBatch:
         batch = db.session.get(TrainingBatch, batch_id)
