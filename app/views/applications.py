@@ -193,7 +193,7 @@ class ApplicationPortalView(BaseView):
             editable=can_edit(record, g.user),
             delivery=DeliveryForm(obj=record.payment),
             payable_states=payments.PAYABLE_STATES,
-            **self.detail_context(record),
+            **(self.workflow.fields_context(record) | self.detail_context(record)),
         )
 
     @expose("/<int:application_id>/edit", methods=["GET", "POST"])

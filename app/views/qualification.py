@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from .. import db, qualification
 from ..certificates import STATUSES
 from ..forms import ConditionsForm, LevelForm, ProjectForm, ProofForm
-from ..models import Certificate, CertificateEvent, QualificationApplication, QualificationLevel, TechnicalStaff
+from ..models import Certificate, CertificateEvent, QualificationLevel, TechnicalStaff
 from ..scoping import get_scoped_or_404, scoped
 from ..uploads import UploadRejected
 from ..workflows import WorkflowError, apply, can_edit
@@ -324,7 +324,7 @@ class QualificationPortalView(ApplicationPortalView):
         issued = db.session.scalar(
             select(Certificate).where(Certificate.application_id == record.id).order_by(Certificate.id.desc()).limit(1)
         )
-        return qualification_context(record) | {"issued": issued}
+        return {"issued": issued, "level_names": level_names()}
 
     @expose("/<int:application_id>/act", methods=["POST"])
     @has_access
@@ -334,20 +334,6 @@ class QualificationPortalView(ApplicationPortalView):
         if request.form.get("transition") == "revise" and record.status == "draft":
             return self._step(record, "basic")
         return response
-
-
-def qualification_context(record: QualificationApplication) -> dict[str, Any]:
-    """What the fields template shows: the snapshot's verdict once submitted, else the live one."""
-    snapshot = qualification.snapshot_of(record)
-    lines, materials = (None, None) if snapshot else qualification.verdict(record)
-    return {
-        "snapshot": snapshot,
-        "live_lines": lines,
-        "live_materials": materials,
-        "persons": {p.staff_id: p for p in qualification.people([s.staff_id for s in record.staff])},
-        "shared": qualification.shared_people(record),
-        "level_names": level_names(),
-    }
 
 
 class NewQualificationView(QualificationPortalView):

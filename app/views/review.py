@@ -183,6 +183,7 @@ class ReviewQueueView(BaseView):
             actions=actions,
             comment_needed_by=[t.label for t, _reason in actions if t.needs_comment],
             form=ReviewForm(),
+            **workflow.fields_context(record),
         )
 
     @expose("/<kind>/<int:application_id>/act", methods=["POST"])

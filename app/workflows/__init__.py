@@ -104,6 +104,8 @@ class Workflow:
     portal_endpoint: str = ""  # the portal view's detail endpoint
     menu_icon: str = "fa-file-text-o"
     queue_label: Any = None  # the review queue's menu label (default: the workflow's label)
+    # What the fields template needs beside the record (portal detail and review page alike).
+    context: Callable[[Any], dict[str, Any]] | None = None
     by_name: dict[str, Transition] = field(init=False)
     vocabulary: dict[str, State] = field(init=False)
 
@@ -149,6 +151,9 @@ class Workflow:
     def colour_of(self, state: str) -> str:
         entry = self.vocabulary.get(state)
         return entry.colour if entry else "default"
+
+    def fields_context(self, record: Any) -> dict[str, Any]:
+        return self.context(record) if self.context else {}
 
     def bare_transitions(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.transitions if t.bare)

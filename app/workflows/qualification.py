@@ -158,6 +158,26 @@ def transitions(on_approve, approved_notice) -> tuple[Transition, ...]:
     )
 
 
+def fields_context(record: QualificationApplication) -> dict[str, Any]:
+    """What qualification/_fields.html shows: the snapshot's verdict once submitted (so later rule
+    edits never change it), the live one while the enterprise is still filling in the wizard."""
+    from sqlalchemy import select
+
+    from ..models import QualificationLevel
+
+    frozen = record.status not in EDITABLE
+    snapshot = qualification.snapshot_of(record) if frozen else None
+    lines, materials = (None, None) if snapshot else qualification.verdict(record)
+    return {
+        "snapshot": snapshot,
+        "live_lines": lines,
+        "live_materials": materials,
+        "persons": {p.staff_id: p for p in qualification.people([s.staff_id for s in record.staff])},
+        "shared": qualification.shared_people(record),
+        "level_names": {level.code: level.name for level in db.session.scalars(select(QualificationLevel))},
+    }
+
+
 def _workflow(kind, label, queue_label, model, view, on_approve, notice, icon) -> Workflow:
     return register(
         Workflow(
@@ -172,6 +192,7 @@ def _workflow(kind, label, queue_label, model, view, on_approve, notice, icon) -
             menu_icon=icon,
             queue_label=queue_label,
             transitions=transitions(on_approve, notice),
+            context=fields_context,
         )
     )
 
