@@ -378,6 +378,94 @@ def diagram(kind: str) -> str:
     return "\n".join(lines)
 
 
+# --- The transitions most types share -------------------------------------------------------------
+
+
+def owner_transitions(
+    *,
+    submit_guards: tuple[Guard, ...],
+    resubmit_guards: tuple[Guard, ...],
+    submit_effects: tuple[Effect, ...] = (),
+    resubmit_bare: bool = False,
+    withdraw_from: tuple[str, ...] = ("submitted", "returned"),
+) -> tuple[Transition, ...]:
+    """提交申请 (draft → submitted), 再次提交 after a return, 撤回 — fired by the owning enterprise."""
+    return (
+        Transition(
+            "submit",
+            ("draft",),
+            "submitted",
+            _l("Submit application"),
+            owner_only=True,
+            guards=submit_guards,
+            effects=submit_effects,
+            stamps="submitted_on",
+        ),
+        Transition(
+            "resubmit",
+            ("returned",),
+            "submitted",
+            _l("Submit again"),
+            owner_only=True,
+            guards=resubmit_guards,
+            effects=submit_effects,
+            stamps="submitted_on",
+            bare=resubmit_bare,
+        ),
+        Transition("withdraw", withdraw_from, "withdrawn", _l("Withdraw"), owner_only=True, style="default", bare=True),
+    )
+
+
+def review_transitions(
+    *, approved_notice: Any, approve_effects: tuple[Effect, ...] = (), approve_guards: tuple[Guard, ...] = ()
+) -> tuple[Transition, ...]:
+    """接收, 通过, 退回 (with a reason) and 不予通过 (with a reason) — fired by association staff."""
+    return (
+        Transition(
+            "receive",
+            ("submitted",),
+            "received",
+            _l("Receive"),
+            permission="can_receive",
+            notify=_l("materials received"),
+            stamps="received_on",
+        ),
+        Transition(
+            "approve",
+            ("submitted", "received"),
+            "approved",
+            _l("Approve"),
+            permission="can_approve",
+            guards=approve_guards,
+            effects=approve_effects,
+            notify=approved_notice,
+            style="success",
+            decides=True,
+        ),
+        Transition(
+            "return",
+            ("submitted", "received"),
+            "returned",
+            _l("Return"),
+            permission="can_return",
+            needs_comment=True,
+            notify=_l("returned for changes"),
+            style="warning",
+        ),
+        Transition(
+            "refuse",
+            ("submitted", "received"),
+            "refused",
+            _l("Refuse"),
+            permission="can_refuse",
+            needs_comment=True,
+            notify=_l("not approved"),
+            style="danger",
+            decides=True,
+        ),
+    )
+
+
 # --- Writes owned by the engine: views never commit, set a status or roll back themselves ----------
 
 

@@ -7,7 +7,16 @@ from flask_babel import lazy_gettext as _l
 
 from .. import memberships
 from ..models import MembershipApplication
-from . import State, Transition, Workflow, notice_read, one_open_per, payments, register
+from . import (
+    State,
+    Workflow,
+    notice_read,
+    one_open_per,
+    owner_transitions,
+    payments,
+    register,
+    review_transitions,
+)
 
 KIND = "membership"
 
@@ -47,74 +56,14 @@ WORKFLOW = register(
         menu_icon="fa-id-badge",
         queue_label=_l("Membership applications"),
         transitions=(
-            Transition(
-                "submit",
-                ("draft",),
-                "submitted",
-                _l("Submit application"),
-                owner_only=True,
-                guards=(notice_read_long_enough, no_other_open_application),
-                stamps="submitted_on",
+            *owner_transitions(
+                submit_guards=(notice_read_long_enough, no_other_open_application),
+                resubmit_guards=(no_other_open_application,),
+                resubmit_bare=True,
             ),
-            Transition(
-                "resubmit",
-                ("returned",),
-                "submitted",
-                _l("Submit again"),
-                owner_only=True,
-                guards=(no_other_open_application,),
-                stamps="submitted_on",
-                bare=True,
-            ),
-            Transition(
-                "withdraw",
-                ("submitted", "returned"),
-                "withdrawn",
-                _l("Withdraw"),
-                owner_only=True,
-                style="default",
-                bare=True,
-            ),
-            Transition(
-                "receive",
-                ("submitted",),
-                "received",
-                _l("Receive"),
-                permission="can_receive",
-                notify=_l("materials received"),
-                stamps="received_on",
-            ),
-            Transition(
-                "approve",
-                ("submitted", "received"),
-                "approved",
-                _l("Approve"),
-                permission="can_approve",
-                effects=(payments.fix_fee(lambda record: record.tier.annual_fee),),
-                notify=_l("approved, please pay the membership fee"),
-                style="success",
-                decides=True,
-            ),
-            Transition(
-                "return",
-                ("submitted", "received"),
-                "returned",
-                _l("Return"),
-                permission="can_return",
-                needs_comment=True,
-                notify=_l("returned for changes"),
-                style="warning",
-            ),
-            Transition(
-                "refuse",
-                ("submitted", "received"),
-                "refused",
-                _l("Refuse"),
-                permission="can_refuse",
-                needs_comment=True,
-                notify=_l("not approved"),
-                style="danger",
-                decides=True,
+            *review_transitions(
+                approved_notice=_l("approved, please pay the membership fee"),
+                approve_effects=(payments.fix_fee(lambda record: record.tier.annual_fee),),
             ),
             *payments.transitions(
                 completed="completed",

@@ -28,7 +28,16 @@ from ..models import (
     Upgrade,
 )
 from ..uploads import save_upload
-from . import REGISTRY, State, Transition, Workflow, claim_for_change, register
+from . import (
+    REGISTRY,
+    State,
+    Transition,
+    Workflow,
+    claim_for_change,
+    owner_transitions,
+    register,
+    review_transitions,
+)
 
 EDITABLE = ("draft", "returned")
 
@@ -80,80 +89,21 @@ def approve_renewal(record, actor, context) -> None:
 
 
 def transitions(on_approve, approved_notice) -> tuple[Transition, ...]:
+    """The shared submission and review transitions, plus 修改资料 before 接收 (back into the wizard)."""
     return (
-        Transition(
-            "submit",
-            ("draft",),
-            "submitted",
-            _l("Submit application"),
-            owner_only=True,
-            guards=(eligible, requirements_met),
-            effects=(snapshot,),
-            stamps="submitted_on",
-        ),
-        Transition(
-            "resubmit",
-            ("returned",),
-            "submitted",
-            _l("Submit again"),
-            owner_only=True,
-            guards=(eligible, requirements_met),
-            effects=(snapshot,),
-            stamps="submitted_on",
+        *owner_transitions(
+            submit_guards=(eligible, requirements_met),
+            resubmit_guards=(eligible, requirements_met),
+            submit_effects=(snapshot,),
+            withdraw_from=("draft", "submitted", "returned"),
         ),
         Transition(
             "revise", ("submitted",), "draft", _l("Edit materials"), owner_only=True, style="default", bare=True
         ),
-        Transition(
-            "withdraw",
-            ("draft", "submitted", "returned"),
-            "withdrawn",
-            _l("Withdraw"),
-            owner_only=True,
-            style="default",
-            bare=True,
-        ),
-        Transition(
-            "receive",
-            ("submitted",),
-            "received",
-            _l("Receive"),
-            permission="can_receive",
-            notify=_l("materials received"),
-            stamps="received_on",
-        ),
-        Transition(
-            "approve",
-            ("submitted", "received"),
-            "approved",
-            _l("Approve"),
-            permission="can_approve",
-            guards=(certificate_still_held,),
-            effects=(on_approve,),
-            notify=approved_notice,
-            style="success",
-            decides=True,
-        ),
-        Transition(
-            "return",
-            ("submitted", "received"),
-            "returned",
-            _l("Return"),
-            permission="can_return",
-            needs_comment=True,
-            notify=_l("returned for changes"),
-            style="warning",
-        ),
-        Transition(
-            "refuse",
-            ("submitted", "received"),
-            "refused",
-            _l("Refuse"),
-            permission="can_refuse",
-            needs_comment=True,
-            notify=_l("not approved"),
-            style="danger",
-            decides=True,
+        *review_transitions(
+            approved_notice=approved_notice,
+            approve_effects=(on_approve,),
+            approve_guards=(certificate_still_held,),
         ),
     )
 
