@@ -111,3 +111,15 @@ def _event(certificate: Certificate, event: str, before: str | None, after: str,
             at=utcnow(),
         )
     )
+
+
+def history(certificate_id: int) -> list[CertificateEvent]:
+    from sqlalchemy import select
+
+    return list(
+        db.session.scalars(
+            select(CertificateEvent)
+            .where(CertificateEvent.certificate_id == certificate_id)
+            .order_by(CertificateEvent.id)
+        )
+    )

@@ -314,7 +314,9 @@ class ConditionsForm(FlaskForm):
 class ProjectForm(FlaskForm):
     """A completed project: 项目名称, 建设单位, 合同金额（万元）, 竣工验收日期, 验收证明."""
 
-    name = StringField(_l("Project name"), validators=[DataRequired(_l("Please enter the project name")), Length(max=200)])
+    name = StringField(
+        _l("Project name"), validators=[DataRequired(_l("Please enter the project name")), Length(max=200)]
+    )
     client = StringField(_l("Client"), validators=[DataRequired(_l("Please enter the client")), Length(max=200)])
     contract_value = DecimalField(
         _l("Contract value (10k CNY)"),

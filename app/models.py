@@ -455,7 +455,10 @@ class Membership(TimestampMixin, Model):
     certificate: Mapped[Certificate] = relationship()
     # The member number lives in the certificate register; read here for lists and templates.
     member_number: Mapped[str] = column_property(
-        select(Certificate.number).where(Certificate.id == certificate_id).correlate_except(Certificate).scalar_subquery()
+        select(Certificate.number)
+        .where(Certificate.id == certificate_id)
+        .correlate_except(Certificate)
+        .scalar_subquery()
     )
 
 
@@ -549,7 +552,10 @@ class Enrollment(TimestampMixin, Model):
     certificate: Mapped[Certificate | None] = relationship()
     # The training certificate number lives in the certificate register.
     certificate_number: Mapped[str | None] = column_property(
-        select(Certificate.number).where(Certificate.id == certificate_id).correlate_except(Certificate).scalar_subquery()
+        select(Certificate.number)
+        .where(Certificate.id == certificate_id)
+        .correlate_except(Certificate)
+        .scalar_subquery()
     )
 
 

@@ -534,6 +534,11 @@ class Eligibility:
     review_year: int | None = None
 
 
+def level_names() -> dict[str, str]:
+    """Level code -> name, for certificates (which keep the code of the level they were issued at)."""
+    return {level.code: level.name for level in db.session.scalars(select(QualificationLevel))}
+
+
 def active_levels() -> list[QualificationLevel]:
     return list(
         db.session.scalars(

@@ -18,9 +18,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from .. import db, qualification
-from ..certificates import STATUSES
+from ..certificates import STATUSES, history
 from ..forms import ConditionsForm, LevelForm, ProjectForm, ProofForm
-from ..models import Certificate, CertificateEvent, QualificationLevel, TechnicalStaff
+from ..models import Certificate, TechnicalStaff
 from ..scoping import get_scoped_or_404, scoped
 from ..uploads import UploadRejected
 from ..workflows import WorkflowError, apply, can_edit
@@ -30,10 +30,6 @@ from .common import flash_form_errors, page_number
 
 STEPS = (_l("Basic information"), _l("Technical staff"), _l("Review materials"))
 PICK_PAGE_SIZE = 50
-
-
-def level_names() -> dict[str, str]:
-    return {level.code: level.name for level in db.session.scalars(select(QualificationLevel))}
 
 
 class QualificationPortalView(ApplicationPortalView):
@@ -79,7 +75,7 @@ class QualificationPortalView(ApplicationPortalView):
             "form": form,
             "enterprise": g.user.enterprise,
             "steps": STEPS,
-            "level_names": level_names(),
+            "level_names": qualification.level_names(),
         }
 
     # --- step 1: 基本信息 ------------------------------------------------------------------------
@@ -134,7 +130,7 @@ class QualificationPortalView(ApplicationPortalView):
             eligibility=result,
             enterprise=record.enterprise,
             steps=STEPS,
-            level_names=level_names(),
+            level_names=qualification.level_names(),
         )
 
     @expose("/<int:application_id>/edit", methods=["GET", "POST"])
@@ -324,7 +320,7 @@ class QualificationPortalView(ApplicationPortalView):
         issued = db.session.scalar(
             select(Certificate).where(Certificate.application_id == record.id).order_by(Certificate.id.desc()).limit(1)
         )
-        return {"issued": issued, "level_names": level_names()}
+        return {"issued": issued, "level_names": qualification.level_names()}
 
     @expose("/<int:application_id>/act", methods=["POST"])
     @has_access
@@ -380,22 +376,18 @@ class MyCertificatesView(BaseView):
             .order_by(Certificate.kind, Certificate.issued_on.desc(), Certificate.id.desc())
         ).all()
         return self.render_template(
-            "qualification/certificates.html", rows=rows, statuses=STATUSES, level_names=level_names()
+            "qualification/certificates.html", rows=rows, statuses=STATUSES, level_names=qualification.level_names()
         )
 
     @expose("/<int:certificate_id>")
     @has_access
     def detail(self, certificate_id: int):
         certificate = get_scoped_or_404(Certificate, certificate_id)
-        events = db.session.scalars(
-            select(CertificateEvent)
-            .where(CertificateEvent.certificate_id == certificate.id)
-            .order_by(CertificateEvent.id)
-        ).all()
+        events = history(certificate.id)
         return self.render_template(
             "qualification/certificate.html",
             certificate=certificate,
             events=events,
             statuses=STATUSES,
-            level_names=level_names(),
+            level_names=qualification.level_names(),
         )

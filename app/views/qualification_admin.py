@@ -19,7 +19,7 @@ from wtforms.validators import ValidationError
 from .. import certificates, db, qualification, regions
 from ..audit import AuditedModelViewMixin
 from ..lists import Column, CsvExportMixin, csv_response, paginate, stream_rows
-from ..models import Certificate, CertificateEvent, Enterprise, MaterialRequirement, QualificationLevel, StaffingRule
+from ..models import Certificate, Enterprise, MaterialRequirement, QualificationLevel, StaffingRule
 from ..notify import notify_enterprise
 from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
 from .common import page_number
@@ -232,12 +232,8 @@ class MaterialRequirementView(CsvExportMixin, AuditedModelViewMixin, ScopedActio
         super().pre_update(item)
 
 
-def _level_names() -> dict[str, str]:
-    return {level.code: level.name for level in db.session.scalars(select(QualificationLevel))}
-
-
 def certificate_columns() -> list[Column]:
-    names = _level_names()
+    names = qualification.level_names()
     return [
         Column("number", _l("Certificate number"), lambda c: c.number),
         Column("kind", _l("Certificate"), lambda c: str(certificates.KINDS.get(c.kind, c.kind))),
@@ -317,11 +313,7 @@ class CertificateAdminView(BaseView):
     @has_access
     def detail(self, certificate_id: int):
         certificate = get_scoped_or_404(Certificate, certificate_id)
-        events = db.session.scalars(
-            select(CertificateEvent)
-            .where(CertificateEvent.certificate_id == certificate.id)
-            .order_by(CertificateEvent.id)
-        ).all()
+        events = certificates.history(certificate.id)
         may_manage = self.appbuilder.sm.has_access("can_act", self.class_permission_name)
         actions = [
             (name, label)
@@ -334,7 +326,7 @@ class CertificateAdminView(BaseView):
             events=events,
             actions=actions,
             statuses=certificates.STATUSES,
-            level_names=_level_names(),
+            level_names=qualification.level_names(),
         )
 
     @expose("/<int:certificate_id>/act", methods=["POST"])

@@ -111,10 +111,6 @@ def transitions(on_approve, approved_notice) -> tuple[Transition, ...]:
 def fields_context(record: QualificationApplication) -> dict[str, Any]:
     """What qualification/_fields.html shows: the snapshot's verdict once submitted (so later rule
     edits never change it), the live one while the enterprise is still filling in the wizard."""
-    from sqlalchemy import select
-
-    from ..models import QualificationLevel
-
     frozen = record.status not in EDITABLE
     snapshot = qualification.snapshot_of(record) if frozen else None
     lines, materials = (None, None) if snapshot else qualification.verdict(record)
@@ -124,7 +120,7 @@ def fields_context(record: QualificationApplication) -> dict[str, Any]:
         "live_materials": materials,
         "persons": {p.staff_id: p for p in qualification.people([s.staff_id for s in record.staff])},
         "shared": qualification.shared_people(record),
-        "level_names": {level.code: level.name for level in db.session.scalars(select(QualificationLevel))},
+        "level_names": qualification.level_names(),
     }
 
 
