@@ -242,6 +242,24 @@ def test_download_is_attachment_for_pdf_and_never_sniffed(app, client, auth):
     assert response.data == minimal_pdf()
 
 
+def test_pdf_opens_in_the_browser_viewer_on_request_and_nothing_else_loosens(app, client, auth):
+    """?view=1 serves a PDF inline without the CSP sandbox (Chromium's viewer will not start in a
+    sandboxed document); other files, and PDFs without it, keep the sandbox."""
+    user = make_enterprise_user()
+    pdf = upload(minimal_pdf(), "验收证明.pdf", enterprise_id=user.enterprise_id)
+    png = upload(image_bytes(), "照片.png", enterprise_id=user.enterprise_id)
+    db.session.commit()
+    auth.login(user.username)
+    response = client.get(f"/files/{pdf.id}?view=1")
+    assert response.status_code == 200 and response.headers["Content-Disposition"].startswith("inline")
+    policy = response.headers["Content-Security-Policy"]
+    assert "sandbox" not in policy and "default-src 'none'" in policy and "frame-ancestors 'self'" in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    image = client.get(f"/files/{png.id}?view=1")
+    assert "sandbox" in image.headers["Content-Security-Policy"]
+    assert "sandbox" in client.get(f"/files/{pdf.id}").headers["Content-Security-Policy"]
+
+
 def test_anonymous_cannot_download(app, client):
     stored = upload(image_bytes("PNG"), "a.png")
     db.session.commit()

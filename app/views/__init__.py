@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, jsonify, redirect, send_file, url_for
+from flask import current_app, g, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, IndexView, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import format_datetime
@@ -171,16 +171,26 @@ class FileView(BaseView):
     @has_access
     def download(self, file_id: int):
         stored = get_scoped_or_404(StoredFile, file_id)
+        # ?view=1 opens a PDF in the browser's own viewer (reviewers read materials in place). Chromium
+        # will not start its PDF viewer in a CSP-sandboxed document, so such a PDF is served without
+        # `sandbox`: our PDFs were parsed on upload and hold no scripts or actions, the viewer runs in
+        # its own process, and nothing else may load. Everything else keeps the sandbox.
+        view_pdf = stored.content_type == "application/pdf" and request.args.get("view") == "1"
         response = send_file(
             storage_path(stored.storage_key),
             mimetype=stored.content_type,
-            as_attachment=not stored.content_type.startswith("image/"),
+            as_attachment=not (stored.content_type.startswith("image/") or view_pdf),
             download_name=stored.original_name,
             conditional=True,
             max_age=0,
         )
         response.headers["Cache-Control"] = "private, no-store"
-        response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; frame-ancestors 'self'"
+            if view_pdf
+            else "default-src 'none'; img-src 'self'; sandbox"
+        )
         return response
 
 
