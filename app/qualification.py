@@ -593,6 +593,9 @@ def eligibility(kind: str, enterprise_id: int, on: dt.date | None = None, exclud
         )
     if kind == "qualification_annual":
         year, opens, closes = annual_window(held, on)
+        if held.valid_until is not None and held.valid_from + relativedelta(years=year) > held.valid_until:
+            # the last anniversary is the expiry: that year is reviewed by 到期换证
+            return Eligibility(False, _("The certificate expires at this anniversary: please apply for 到期换证"), held)
         if on < opens:
             return Eligibility(False, _("年审 window opens on %(date)s", date=opens.isoformat()), held)
         done = db.session.scalar(
