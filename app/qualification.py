@@ -405,8 +405,11 @@ def submission_problems(record: QualificationApplication) -> list[str]:
 
 
 def take_snapshot(record: QualificationApplication) -> None:
-    """Freeze what the application was checked against: later rule edits never change it."""
-    lines, materials = verdict(record)
+    """Freeze what the application was checked against: later edits of the rules, the materials or
+    the staff records never change it (the people are kept as they were counted)."""
+    persons = people([s.staff_id for s in record.staff])
+    lines = evaluate(record.level, rules_of(record.level_id), persons, record.enterprise, record, record.projects)
+    materials = materials_for(record.level_id, record.kind)
     level = record.level
     record.snapshot = json.dumps(
         {
@@ -419,6 +422,7 @@ def take_snapshot(record: QualificationApplication) -> None:
                 "address": record.enterprise.address,
             },
             "lines": [asdict(line) for line in lines],
+            "people": [asdict(person) for person in persons],
             "met": all(line.met for line in lines),
             "materials": [
                 {"code": m.code, "name": m.name, "required": m.required, "accept": m.accept} for m in materials
@@ -432,6 +436,13 @@ def take_snapshot(record: QualificationApplication) -> None:
 
 def snapshot_of(record: QualificationApplication) -> dict | None:
     return json.loads(record.snapshot) if record.snapshot else None
+
+
+def snapshot_people(snapshot: dict) -> dict[int, Person] | None:
+    """staff id -> the person as counted on submission (None for snapshots taken before people were kept)."""
+    if "people" not in snapshot:
+        return None
+    return {entry["staff_id"]: Person(**entry) for entry in snapshot["people"]}
 
 
 def shared_people(record: QualificationApplication) -> dict[int, list[str]]:

@@ -114,11 +114,14 @@ def fields_context(record: QualificationApplication) -> dict[str, Any]:
     frozen = record.status not in EDITABLE
     snapshot = qualification.snapshot_of(record) if frozen else None
     lines, materials = (None, None) if snapshot else qualification.verdict(record)
+    persons = qualification.snapshot_people(snapshot) if snapshot else None
+    if persons is None:
+        persons = {p.staff_id: p for p in qualification.people([s.staff_id for s in record.staff])}
     return {
         "snapshot": snapshot,
         "live_lines": lines,
         "live_materials": materials,
-        "persons": {p.staff_id: p for p in qualification.people([s.staff_id for s in record.staff])},
+        "persons": persons,
         "shared": qualification.shared_people(record),
         "level_names": qualification.level_names(),
     }
