@@ -693,10 +693,13 @@ def change_level(record: QualificationApplication, actor: Any) -> Certificate:
 def renew(record: QualificationApplication, actor: Any) -> Certificate:
     """到期换证: the same number with the next -NN suffix and a new validity; the old one is superseded."""
     old = record.certificate
-    base = old.number.rsplit("-", 1)[0] if old.number.rsplit("-", 1)[-1].isdigit() and "-" in old.number else old.number
-    renewals = db.session.scalar(
-        select(func.count()).select_from(Certificate).where(Certificate.number.like(f"{base}-%"))
-    )
+    base, renewals = old.number, 0
+    issued_by = db.session.get(Application, old.application_id) if old.application_id else None
+    if issued_by is not None and issued_by.kind == "qualification_renewal":
+        # the old one is itself a renewal: its number is <base>-NN. The pattern may hold dashes and
+        # digits of its own, so neither the number's shape nor a LIKE over the register can tell.
+        base, suffix = old.number.rsplit("-", 1)
+        renewals = int(suffix)
     start = max(today(), old.valid_until + dt.timedelta(days=1)) if old.valid_until else today()
     new = certificates.issue(
         "qualification",
