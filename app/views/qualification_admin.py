@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
-from wtforms import SelectField
+from wtforms import BooleanField, SelectField
 from wtforms.validators import ValidationError
 
 from .. import certificates, db, qualification, regions
@@ -47,6 +47,12 @@ def _yes_no(value) -> str:
 
 def _blank(value) -> str:
     return "" if value is None else str(value)
+
+
+def checkboxes(labels: dict, *names: str, ticked: tuple[str, ...] = ()) -> dict:
+    """Plain checkboxes for non-nullable boolean columns: FAB gives them InputRequired, which an
+    unticked box (the browser sends nothing) never satisfies, so no flag could ever be turned off."""
+    return {name: BooleanField(labels[name], default=name in ticked) for name in names}
 
 
 def _positive(field, allow_none=True) -> None:
@@ -116,6 +122,9 @@ class QualificationLevelView(CsvExportMixin, AuditedModelViewMixin, ScopedAction
         "min_project_value": [lambda form, field: _positive(field)],
         "years_held_before_upgrade": [lambda form, field: _positive(field, allow_none=False)],
     }
+    add_form_extra_fields = edit_form_extra_fields = checkboxes(
+        label_columns, "iso9001_required", "active", ticked=("active",)
+    )
 
 
 class StaffingRuleView(CsvExportMixin, AuditedModelViewMixin, ScopedActionsMixin, ModelView):
@@ -167,6 +176,7 @@ class StaffingRuleView(CsvExportMixin, AuditedModelViewMixin, ScopedActionsMixin
         "sort_order": _l("Order"),
     }
     validators_columns = {"min_count": [lambda form, field: _positive(field, allow_none=False)]}
+    add_form_extra_fields = edit_form_extra_fields = checkboxes(label_columns, "requires_credential", "training_passed")
 
 
 class MaterialRequirementView(CsvExportMixin, AuditedModelViewMixin, ScopedActionsMixin, ModelView):
@@ -221,6 +231,10 @@ class MaterialRequirementView(CsvExportMixin, AuditedModelViewMixin, ScopedActio
         "help_text": _l("Help text"),
         "sort_order": _l("Order"),
         "active": _l("In use"),
+    }
+    add_form_extra_fields = edit_form_extra_fields = {
+        **add_form_extra_fields,
+        **checkboxes(label_columns, "required", "active", ticked=("required", "active")),
     }
 
     def pre_add(self, item):
