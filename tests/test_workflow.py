@@ -74,7 +74,7 @@ def test_every_workflow_has_a_spec_and_a_ready_factory(app):
 
 
 @pytest.mark.parametrize("kind", sorted(SPECS))
-def test_the_table_is_the_specified_one(kind):
+def test_the_table_is_the_specified_one(app, kind):
     assert {
         t.name: (set(t.sources), t.target, "owner" if t.owner_only else "staff") for t in REGISTRY[kind].transitions
     } == SPECS[kind]
