@@ -160,13 +160,14 @@
   tick();
 })();
 
-/* Review queue: select all rows. Delivery form: mail fields only for 邮寄. */
+/* Review queue and staff picker: select all rows of the table. Delivery form: mail fields only for 邮寄. */
 (function () {
   "use strict";
   var all = document.getElementById("select-all");
   if (all) {
     all.addEventListener("change", function () {
-      document.querySelectorAll("input[name=ids]").forEach(function (box) { box.checked = all.checked; });
+      var scope = all.closest("table") || document;
+      scope.querySelectorAll("tbody input[type=checkbox]").forEach(function (box) { box.checked = all.checked; });
     });
   }
   var mailFields = document.querySelector(".mail-fields");
