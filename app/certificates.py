@@ -33,7 +33,7 @@ EVENTS = {
     "void": _l("Void"),
 }
 STATUSES = {
-    "valid": _l("Valid"),
+    "valid": _l("In force"),  # the status; "Valid" is the validity period (有效期) in templates
     "suspended": _l("Suspended"),
     "revoked": _l("Revoked"),
     "expired": _l("Expired"),
