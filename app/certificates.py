@@ -56,6 +56,7 @@ def issue(
     copies_duplicate: int = 0,
     replaces: Certificate | None = None,
     actor: Any = None,
+    issued_on: dt.date | None = None,
 ) -> Certificate:
     """A new certificate of `kind`, numbered from `number_pattern.<kind>` unless `number` is given."""
     certificate = Certificate(
@@ -65,7 +66,7 @@ def issue(
         holder_name=holder_name,
         application_id=application_id,
         level=level,
-        issued_on=dt.date.today(),
+        issued_on=issued_on or dt.date.today(),
         valid_from=valid_from,
         valid_until=valid_until,
         status="valid",

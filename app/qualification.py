@@ -660,6 +660,7 @@ def issue_new(record: QualificationApplication, actor: Any) -> Certificate:
         level=record.level.code,
         copies_original=1,
         copies_duplicate=1,
+        issued_on=today(),
         actor=actor,
     )
 
@@ -712,6 +713,7 @@ def renew(record: QualificationApplication, actor: Any) -> Certificate:
         number=f"{base}-{renewals + 1:02d}",
         copies_original=1,
         copies_duplicate=1,
+        issued_on=today(),
         replaces=old,
         actor=actor,
     )

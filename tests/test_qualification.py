@@ -964,6 +964,16 @@ def test_new_qualification_issues_a_numbered_certificate_seen_in_both_registers(
     assert certificate.number in page and f"皖安协资[{year}]第0002号" in page
 
 
+def test_approval_just_after_midnight_in_shanghai_issues_on_the_shanghai_day(app):
+    owner = enterprise_user()
+    record = submitted(owner)
+    with time_machine.travel(dt.datetime(2026, 12, 31, 16, 30, tzinfo=dt.UTC), tick=True):  # 2027-01-01 00:30
+        approve(record)
+    certificate = db.session.scalar(select(Certificate).where(Certificate.application_id == record.id))
+    assert (certificate.issued_on, certificate.valid_from) == (dt.date(2027, 1, 1), dt.date(2027, 1, 1))
+    assert certificate.valid_until == dt.date(2029, 12, 31) and "[2027]" in certificate.number
+
+
 def test_annual_review_records_its_year_on_the_certificate(app, client, auth):
     owner = enterprise_user()
     certificate = make_certificate(owner.enterprise, "L3", valid_from=dt.date(2025, 3, 1))
