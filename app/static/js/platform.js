@@ -180,3 +180,16 @@
     update();
   }
 })();
+
+/* File pickers with our own words: show the chosen file's name (or the "no file" text again). */
+(function () {
+  "use strict";
+  document.querySelectorAll(".file-picker-input").forEach(function (input) {
+    var name = input.parentElement.querySelector(".file-picker-name");
+    input.addEventListener("change", function () {
+      var names = Array.prototype.map.call(input.files, function (file) { return file.name; });
+      name.textContent = names.length ? names.join("、") : name.dataset.empty;
+      input.parentElement.classList.toggle("chosen", names.length > 0);
+    });
+  });
+})();
