@@ -814,8 +814,9 @@ def reviewer_login(client, auth, role: str = "Reviewer"):
 
 
 def test_each_type_has_its_queue(app, client, auth):
-    new_owner, annual_owner = enterprise_user(), enterprise_user()
+    new_owner, annual_owner, drafting = enterprise_user(), enterprise_user(), enterprise_user()
     submitted(new_owner)
+    make_qualification_application(drafting)  # still in the wizard: not the association's business yet
     certificate = make_certificate(annual_owner.enterprise, "L3", valid_from=dt.date.today() - dt.timedelta(days=350))
     submitted(annual_owner, "qualification_annual", certificate=certificate, review_year=1)
     reviewer_login(client, auth)
@@ -823,6 +824,7 @@ def test_each_type_has_its_queue(app, client, auth):
     annual_queue = text(client.get("/backoffice/review/qualification_annual/"))
     assert new_owner.enterprise.name in new_queue and annual_owner.enterprise.name not in new_queue
     assert annual_owner.enterprise.name in annual_queue and new_owner.enterprise.name not in annual_queue
+    assert drafting.enterprise.name not in new_queue
     overview = text(client.get("/backoffice/review/"))
     for label in ("资质申请审核", "资质年审审核"):
         assert label in overview

@@ -126,7 +126,8 @@ class ReviewQueueView(BaseView):
             .options(contains_eager(model.enterprise))
         )
         if status == "open":
-            query = query.where(model.status.in_(workflow.open_states))
+            # a draft being filled in (the qualification wizard) is nothing the association can act on
+            query = query.where(model.status.in_([s for s in workflow.open_states if s != workflow.initial]))
         elif status in workflow.states:
             query = query.where(model.status == status)
         if args.get("enterprise"):
