@@ -716,3 +716,72 @@ class QualificationProject(Model):
     proof_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_file.id"))
 
     proof_file: Mapped[StoredFile | None] = relationship()
+
+
+# --- Information change and certificate replacement --------------------------------------------
+
+# The profile fields 信息变更 may change (the 统一社会信用代码 never changes), in form order.
+PROFILE_FIELDS = (
+    "name",
+    "legal_person",
+    "registered_capital",
+    "address",
+    "contact_person",
+    "mobile",
+    "landline",
+    "email",
+    "business_scope",
+)
+
+
+class ChangeRequest(Application):
+    """信息变更: the profile as the enterprise asks it to be; written to `Enterprise` on approval."""
+
+    __tablename__ = "change_request"
+    __mapper_args__ = {"polymorphic_identity": "change"}
+
+    id: Mapped[int] = mapped_column(ForeignKey("application.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    legal_person: Mapped[str | None] = mapped_column(String(50))
+    registered_capital: Mapped[float | None] = mapped_column(Numeric(14, 2))  # 万元
+    address: Mapped[str | None] = mapped_column(String(300))
+    contact_person: Mapped[str | None] = mapped_column(String(50))
+    mobile: Mapped[str | None] = mapped_column(String(20))
+    landline: Mapped[str | None] = mapped_column(String(30))
+    email: Mapped[str | None] = mapped_column(String(320))
+    business_scope: Mapped[str | None] = mapped_column(Text)
+    explanation: Mapped[str | None] = mapped_column(Text)  # 变更说明
+
+
+class ProfileChange(Model):
+    """One approved change of one profile field: old → new, when and approved by whom."""
+
+    __tablename__ = "profile_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False, index=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("change_request.id"), nullable=False, index=True)
+    field: Mapped[str] = mapped_column(String(40), nullable=False)
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    changed_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+    approved_by_name: Mapped[str] = mapped_column(String(128), nullable=False)
+
+
+class ReplacementRequest(Application):
+    """证书补办 (挂失申请): one copy of one of the enterprise's certificates, lost or damaged, reissued."""
+
+    __tablename__ = "replacement_request"
+    __mapper_args__ = {"polymorphic_identity": "replacement"}
+
+    id: Mapped[int] = mapped_column(ForeignKey("application.id"), primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id"), nullable=False, index=True)
+    copy: Mapped[str] = mapped_column(String(10), nullable=False)  # original (正本) | duplicate (副本)
+    reason: Mapped[str] = mapped_column(String(10), nullable=False)  # lost | damaged | changed
+    statement: Mapped[str] = mapped_column(Text, nullable=False)
+    # Set on approval: the serial of the copy declared void and of the copy issued in its place.
+    voided_serial: Mapped[int | None] = mapped_column(Integer)
+    issued_serial: Mapped[int | None] = mapped_column(Integer)
+
+    certificate: Mapped[Certificate] = relationship(foreign_keys=[certificate_id])
