@@ -22,6 +22,12 @@ DEFAULT_PAYMENT_INSTRUCTIONS = """\
 （收款户名、开户行与账号由协会在后台“系统设置”中维护。）
 """
 
+# 信息变更: which proof each changed field needs (a line per proof: "name: field, field").
+DEFAULT_CHANGE_PROOFS = """\
+变更后的营业执照: name, legal_person, registered_capital, address, business_scope
+法定代表人身份证: legal_person
+"""
+
 # key -> (default value, description shown to the association's administrators)
 DEFAULT_SETTINGS: dict[str, tuple[str, str]] = {
     "membership.notice_text": (DEFAULT_MEMBERSHIP_NOTICE, "入会须知正文"),
@@ -44,6 +50,13 @@ DEFAULT_SETTINGS: dict[str, tuple[str, str]] = {
         "项目经理,技术负责人,设计人员,施工员,质量员,安全员,调试人员,维护人员,其他",
         "技术人员岗位选项（逗号分隔）",
     ),
+    "change.proof_requirements": (
+        DEFAULT_CHANGE_PROOFS,
+        "信息变更：每行一种证明材料，“材料名称：需要它的字段”（字段：name 企业名称, legal_person 法定代表人, "
+        "registered_capital 注册资本, address 企业地址, contact_person 联系人, mobile 联系手机, landline 企业固话, "
+        "email 电子邮箱, business_scope 经营范围；逗号分隔）",
+    ),
+    "replacement.fee": ("0", "证书补办费用（元；0 表示不收费，选择证书发放方式后即完成）"),
 }
 
 DEFAULT_TIERS = [("会员单位", 2000, 1), ("理事单位", 5000, 2), ("常务理事单位", 10000, 3), ("副会长单位", 20000, 4)]
