@@ -31,6 +31,8 @@ EVENTS = {
     "reinstated": _l("Reinstated"),
     "expired": _l("Expired"),
     "void": _l("Void"),
+    "reissue_needed": _l("Reissue needed"),
+    "copy_reissued": _l("Copy reissued"),
 }
 STATUSES = {
     "valid": _l("In force"),  # the status; "Valid" is the validity period (有效期) in templates
@@ -96,6 +98,12 @@ def change_status(certificate: Certificate, to_status: str, event: str, note: st
         comment=note,
         actor=actor,
     )
+
+
+def record_event(certificate: Certificate, event: str, note: str | None, actor: Any) -> None:
+    """A history event that leaves the status as it is (补发 of a copy, reissue needed); audited."""
+    _event(certificate, event, certificate.status, certificate.status, note, actor)
+    audit.record(event, "Certificate", certificate.id, comment=note, actor=actor)
 
 
 def _event(certificate: Certificate, event: str, before: str | None, after: str, note: str | None, actor: Any) -> None:
