@@ -966,6 +966,23 @@ def test_new_qualification_issues_a_numbered_certificate_seen_in_both_registers(
     assert certificate.number in page and f"皖安协资[{year}]第0002号" in page
 
 
+def test_an_annual_draft_submitted_in_a_later_window_reviews_that_later_year(app):
+    owner = enterprise_user()
+    certificate = make_certificate(owner.enterprise, "L3", valid_from=dt.date(2025, 3, 1))
+    with at("2026-04-30"):
+        draft = make_qualification_application(owner, "qualification_annual", certificate=certificate, review_year=1)
+    with at("2027-02-01"):
+        apply(fresh(draft.id), "submit", owner)
+        record = approve(draft)
+    assert record.review_year == 2
+    notes = [e.note for e in certificate.events if e.event == "annual_review"]
+    assert notes == ["年审合格 2027"]
+    with at("2027-02-02"):
+        from app.qualification import eligibility
+
+        assert eligibility("qualification_annual", owner.enterprise_id).allowed is False
+
+
 def test_approval_just_after_midnight_in_shanghai_issues_on_the_shanghai_day(app):
     owner = enterprise_user()
     record = submitted(owner)

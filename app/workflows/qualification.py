@@ -69,6 +69,11 @@ def certificate_still_held(record: QualificationApplication, actor: Any) -> str 
 
 
 def snapshot(record: QualificationApplication, actor: Any, context: Any) -> None:
+    """On submission the rules, materials and people are frozen; a 年审 reviews the certificate year
+    whose window is open now (its draft may have been started in an earlier window)."""
+    if record.kind == "qualification_annual":
+        result = qualification.eligibility(record.kind, record.enterprise_id, exclude_id=record.id)
+        record.review_year = result.review_year
     qualification.take_snapshot(record)
 
 
