@@ -785,3 +785,61 @@ class ReplacementRequest(Application):
     issued_serial: Mapped[int | None] = mapped_column(Integer)
 
     certificate: Mapped[Certificate] = relationship(foreign_keys=[certificate_id])
+
+
+# --- Out-of-province filing and certificate documents ------------------------------------------
+
+
+class FilingApplication(Application):
+    """外省企业备案: an out-of-province enterprise's 登记表 (home qualification, person in charge, projects)."""
+
+    __tablename__ = "filing_application"
+    __mapper_args__ = {"polymorphic_identity": "filing"}
+
+    id: Mapped[int] = mapped_column(ForeignKey("application.id"), primary_key=True)
+    home_qualification: Mapped[str] = mapped_column(String(200), nullable=False)  # name and level at home
+    home_certificate_number: Mapped[str | None] = mapped_column(String(60))
+    home_certificate_file_id: Mapped[int] = mapped_column(ForeignKey("stored_file.id"), nullable=False)
+    person_in_charge: Mapped[str] = mapped_column(String(50), nullable=False)
+    person_in_charge_phone: Mapped[str] = mapped_column(String(20), nullable=False)
+    # A filing applied for while an earlier one is still in force (renewal before expiry).
+    renews_id: Mapped[int | None] = mapped_column(ForeignKey("certificate.id"))
+
+    home_certificate_file: Mapped[StoredFile] = relationship()
+    projects: Mapped[list[FilingProject]] = relationship(
+        order_by="FilingProject.id", cascade="all, delete-orphan", back_populates="application"
+    )
+
+
+class FilingProject(Model):
+    """A project the enterprise carries out in the province, declared on the 登记表."""
+
+    __tablename__ = "filing_project"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("filing_application.id"), nullable=False, index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    city: Mapped[str] = mapped_column(String(30), nullable=False)
+    contract_value: Mapped[float] = mapped_column(Numeric(14, 2), nullable=False)  # 万元
+    start_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    end_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    application: Mapped[FilingApplication] = relationship(back_populates="projects")
+
+
+class CertificateDocument(Model):
+    """A rendered certificate PDF, cached by the hash of what it shows (status, 年审, layout …)."""
+
+    __tablename__ = "certificate_document"
+    __table_args__ = (UniqueConstraint("certificate_id", "copy", "content_hash", name="uq_certificate_document"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id"), nullable=False, index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False, index=True)
+    copy: Mapped[str] = mapped_column(String(10), nullable=False)  # original | duplicate
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    file_id: Mapped[int] = mapped_column(ForeignKey("stored_file.id"), nullable=False)
+    created_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+    file: Mapped[StoredFile] = relationship()
