@@ -28,6 +28,33 @@ DEFAULT_CHANGE_PROOFS = """\
 法定代表人身份证: legal_person
 """
 
+# Certificate layouts (app/certificate_pdf.py): the first line is the title, every other line a paragraph;
+# {placeholders} are filled from the certificate (see README, "Certificates as PDF").
+DEFAULT_CERTIFICATE_LAYOUTS: dict[str, tuple[str, str]] = {
+    "qualification": (
+        "资质证书",
+        "安全技术防范工程企业资质证书\n（{copy}）\n企业名称：{holder}\n统一社会信用代码：{credit_code}\n"
+        "资质等级：{level}\n证书编号：{number}\n有效期：{valid_from} 至 {valid_until}\n"
+        "发证日期：{issued_on}\n年审记录：{annual_reviews}",
+    ),
+    "membership": (
+        "会员证书",
+        "会员证书\n{holder}\n为本会会员单位。\n会员编号：{number}\n有效期：{valid_from} 至 {valid_until}\n"
+        "发证日期：{issued_on}",
+    ),
+    "training": (
+        "培训合格证书",
+        "培训合格证书\n{holder}\n参加本会组织的安全技术防范技术培训，考核合格。\n证书编号：{number}\n"
+        "发证日期：{issued_on}",
+    ),
+    "filing": (
+        "备案证明",
+        "外省企业备案证明\n{holder}（统一社会信用代码：{credit_code}）已在本会办理外省企业备案。\n"
+        "原籍资质：{home_qualification}\n本省项目负责人：{person_in_charge}\n备案编号：{number}\n"
+        "有效期：{valid_from} 至 {valid_until}\n发证日期：{issued_on}",
+    ),
+}
+
 # key -> (default value, description shown to the association's administrators)
 DEFAULT_SETTINGS: dict[str, tuple[str, str]] = {
     "membership.notice_text": (DEFAULT_MEMBERSHIP_NOTICE, "入会须知正文"),
@@ -43,6 +70,13 @@ DEFAULT_SETTINGS: dict[str, tuple[str, str]] = {
     "number_pattern.qualification": ("皖安协资[{year}]第{seq:04d}号", "资质证书编号格式"),
     "number_pattern.filing": ("皖安协备[{year}]第{seq:04d}号", "备案证明编号格式"),
     "number_pattern.training": ("皖安协培[{year}]第{seq:05d}号", "培训合格证书编号格式"),
+    "filing.validity_months": ("12", "外省企业备案：备案有效期（月，自通过之日起）"),
+    "filing.renewal_days_before": ("60", "外省企业备案：备案到期前多少天起可再次申请备案"),
+    "certificate.association_name": ("安徽省安全技术防范行业协会", "证书与核验页上的协会名称"),
+    **{
+        f"certificate_layout.{kind}": (text, f"证书版式（{name}）：第一行为标题，其余每行一段正文；占位符见 README")
+        for kind, (name, text) in DEFAULT_CERTIFICATE_LAYOUTS.items()
+    },
     "sms.hourly_budget": ("500", "平台每小时短信验证码上限（超过后拒绝发送，并在工作台提醒协会管理员）"),
     "staff.educations": ("初中及以下,高中/中专,大专,本科,硕士研究生,博士研究生", "技术人员学历选项（逗号分隔）"),
     "staff.titles": ("无,技术员,助理工程师,工程师,高级工程师,正高级工程师", "技术人员职称选项（逗号分隔）"),
