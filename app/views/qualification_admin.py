@@ -8,6 +8,8 @@ import datetime as dt
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, ModelView, expose, has_access
+from flask_appbuilder.fields import QuerySelectField
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -70,7 +72,7 @@ class QualificationLevelView(CsvExportMixin, AuditedModelViewMixin, ScopedAction
     class_permission_name = "QualificationLevelConfig"
     include_route_methods = {"list", "show", "add", "edit"}
     list_title = show_title = add_title = edit_title = _l("Qualification levels")
-    list_columns = ["rank", "name", "code", "validity_years", "min_registered_capital", "iso9001_required", "active"]
+    list_columns = ["rank", "name", "validity_years", "min_registered_capital", "iso9001_required", "active"]
     add_columns = edit_columns = show_columns = [
         "code",
         "name",
@@ -201,11 +203,23 @@ class MaterialRequirementView(CsvExportMixin, AuditedModelViewMixin, ScopedActio
     search_columns = ["name", "level"]
     base_order = ("sort_order", "asc")
     add_form_extra_fields = edit_form_extra_fields = {
-        "application_kind": SelectField(_l("Application type"), choices=APPLICATION_KINDS, default=""),
+        # FAB's own field shows its blank choice as "__None"; this one says 全部等级.
+        "level": QuerySelectField(
+            _l("Level (empty: every level)"),
+            query_func=lambda: db.session.scalars(select(QualificationLevel).order_by(QualificationLevel.rank)).all(),
+            get_pk_func=lambda level: level.id,
+            allow_blank=True,
+            blank_text=_l("Every level"),
+            widget=Select2Widget(),
+        ),
+        "application_kind": SelectField(
+            _l("Application type"), choices=APPLICATION_KINDS, default="", render_kw={"class": "form-control"}
+        ),
         "accept": SelectField(
             _l("Accepted files"),
             choices=[("image,pdf", _l("JPG, PNG or PDF")), ("pdf", _l("PDF")), ("image", _l("JPG or PNG image"))],
             default="image,pdf",
+            render_kw={"class": "form-control"},
         ),
     }
     formatters_columns = {
