@@ -1354,3 +1354,41 @@ def test_seed_inserts_the_rules_md_defaults_once_and_never_overwrites(app):
     assert count(QualificationLevel) == 3 and count(StaffingRule) == 5
     assert float(level("L3").min_registered_capital) == 30 and level("L3").rules[0].min_count == 4
     assert count(MaterialRequirement) == materials - 1
+
+
+def test_two_simultaneous_starts_leave_one_open_application(_app, tmp_path, database_url):
+    if database_url.startswith("sqlite"):
+        pytest.skip("needs a database with row locks: runs on PostgreSQL in CI")
+    from app import create_app
+    from app.models import PlatformUser
+    from app.qualification import NotEligible
+    from app.workflows import qualification as wizard
+    from conftest import app_settings, clean_database
+
+    with _app.app_context():
+        clean_database()
+        owner_id, level_id = enterprise_user().id, level("L3").id
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def start() -> None:
+        app = create_app("config.Config", **app_settings(tmp_path, database_url))
+        with app.app_context():
+            owner = db.session.get(PlatformUser, owner_id)
+            _ = owner.roles, owner.enterprise_id
+            barrier.wait()
+            try:
+                wizard.start("qualification_new", owner, level_id)
+                outcomes.append("created")
+            except NotEligible:
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    with _app.app_context():
+        assert sorted(outcomes) == ["created", "refused", "refused", "refused"]
+        assert count(QualificationApplication) == 1
+        clean_database()

@@ -215,12 +215,22 @@ def _commit() -> None:
 
 
 def start(kind: str, actor: Any, level_id: int) -> QualificationApplication:
-    """基本信息 → 下一步: the server-side draft of a new application (refused when not eligible)."""
+    """基本信息 → 下一步: the server-side draft of a new application (refused when not eligible).
+
+    The enterprise's row is locked first, so that two simultaneous 下一步 (two tabs, two clerks)
+    cannot both pass the one-open-application check; the lock ends with the commit."""
+    from sqlalchemy import select
+
+    from ..models import Enterprise
+
+    db.session.execute(select(Enterprise.id).where(Enterprise.id == actor.enterprise_id).with_for_update())
     result = qualification.eligibility(kind, actor.enterprise_id)
-    if not result.allowed:
-        raise qualification.NotEligible(result.reason)
-    if level_id not in {level.id for level in result.levels}:
-        raise qualification.NotEligible(_("The chosen level is not possible for this application"))
+    refusal = result.reason if not result.allowed else None
+    if refusal is None and level_id not in {level.id for level in result.levels}:
+        refusal = _("The chosen level is not possible for this application")
+    if refusal:
+        db.session.rollback()  # releases the lock
+        raise qualification.NotEligible(refusal)
     model = REGISTRY[kind].model
     record = model(
         enterprise_id=actor.enterprise_id,
