@@ -324,6 +324,25 @@ def test_materials_page_projects_conditions_uploads_then_submit(app, client, aut
     assert "已提交" in page and "三级" in page
 
 
+def test_material_slots_keep_their_accepted_types_and_size(app, client, auth):
+    owner = enterprise_user()
+    auth.login(owner.username)
+    record_id = ready_draft(client, owner, people=0)
+    licence = db.session.scalar(select(MaterialRequirement).where(MaterialRequirement.code == "business_licence"))
+    licence.accept, licence.max_mb = "pdf", 1
+    db.session.commit()
+    url = f"/qualification/new/{record_id}/materials"
+    files = count(StoredFile)
+    page = text(post(client, url, {"action": "save", "material_business_licence": png_upload()}))
+    assert "不支持的文件类型，只能上传PDF 文件" in page
+    big = (io.BytesIO(minimal_pdf(b" " * 1_200_000)), "a.pdf")
+    page = text(post(client, url, {"action": "save", "material_business_licence": big}))
+    assert "营业执照：文件超过 1 MB" in page
+    assert count(StoredFile) == files and fresh(record_id).files == []
+    post(client, url, {"action": "save", "material_business_licence": pdf_upload()})
+    assert [f.requirement for f in fresh(record_id).files] == ["business_licence"]
+
+
 def submitted_through_portal(client, owner) -> int:
     record_id = ready_draft(client, owner, people=5)
     add_project(client, record_id)
