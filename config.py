@@ -105,6 +105,11 @@ class Config:
     # The association's home province (region code prefix): decides a registrant's role.
     HOME_PROVINCE_CODE = os.environ.get("HOME_PROVINCE_CODE", "34")
 
+    # Where the public reaches this site: the QR code on every certificate links to <this>/verify/<number>.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8080")
+    # Public certificate verification (page and JSON) per client address.
+    VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT", "60 per minute")
+
     # Site content shown in the footer (the manual's 技术支持 / 协会联系人 block).
     SITE_FOOTER_LINES = [
         "技术支持：QQ群：836016592",
