@@ -41,16 +41,24 @@ REVIEW_ALL = Grant("*", "review")
 # 账户管理: every signed-in user edits its own account.
 ACCOUNT = [write("Account"), *menu("AccountAdmin", "AccountInfo", "AccountPassword")]
 
-PORTAL = ACCOUNT + [
+# Every enterprise: home, files, messages, 技术培训, certificate downloads and 账户管理.
+PORTAL_COMMON = ACCOUNT + [
     write("Portal"),
     read("StoredFile"),
     read("Messages"),
+    write("Training"),
+    read("CertificateDocument"),
+    *menu("PortalHome", "TrainingPortal"),
+]
+
+# Enterprises registered in the home province: 入会申请 and 资质管理 besides.
+PORTAL = PORTAL_COMMON + [
     write("Membership"),
     write("Qualification"),
     read("MyCertificates"),
-    write("Training"),
+    write("ChangeRequest"),
+    write("Replacement"),
     *menu(
-        "PortalHome",
         "MembershipApply",
         "QualificationPortal",
         "QualificationNew",
@@ -59,9 +67,14 @@ PORTAL = ACCOUNT + [
         "QualificationDowngrade",
         "QualificationRenewal",
         "MyCertificatesMenu",
-        "TrainingPortal",
+        "ChangeRequestMenu",
+        "ReplacementMenu",
     ),
 ]
+
+# Enterprises registered elsewhere (外省企业): 外省企业备案 instead of membership and qualification
+# (those pages refuse them on the server too: app/views/filing.py).
+OUT_OF_PROVINCE_PORTAL = PORTAL_COMMON + [write("Filing"), *menu("FilingMenu")]
 
 TRAINING_READ = [
     read("TrainingBatchAdmin"),
@@ -80,6 +93,7 @@ BACK_OFFICE_READ = (
         read("EnterpriseDossier"),
         read("StoredFile"),
         read("CertificateAdmin"),
+        read("CertificateDocument"),
         *menu("BackOfficeHome", "EnterpriseDossiers", "EnterpriseAdmin", "CertificateRegister", "CertificateAdminMenu"),
     ]
 )
@@ -111,7 +125,7 @@ ROLE_GRANTS: dict[str, list[Grant]] = {
     "AssociationAdmin": BACK_OFFICE_READ + REVIEW + CONFIGURATION + TRAINING_MANAGE,
     "Reviewer": BACK_OFFICE_READ + REVIEW + TRAINING_RESULTS,
     "Enterprise": PORTAL,
-    "OutOfProvinceEnterprise": PORTAL,
+    "OutOfProvinceEnterprise": OUT_OF_PROVINCE_PORTAL,
     "Public": [],
 }
 ADMIN_ROLE = "Admin"  # holds every permission that exists
@@ -140,6 +154,13 @@ PORTAL_VIEW_NAMES = frozenset(
         "MyCertificatesMenu",
         "Training",
         "TrainingPortal",
+        "Filing",
+        "FilingMenu",
+        "CertificateDocument",
+        "ChangeRequest",
+        "ChangeRequestMenu",
+        "Replacement",
+        "ReplacementMenu",
     }
 )
 

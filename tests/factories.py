@@ -368,3 +368,136 @@ READY_APPLICATION.update(
         "qualification_renewal": _ready_qualification("qualification_renewal", "L3", "L3", valid_from_years_ago=2.84),
     }
 )
+
+
+# --- 信息变更 and 证书补办 ---------------------------------------------------------------------------
+
+
+def make_change_request(owner: PlatformUser, status: str = "submitted", proofs: bool = True, **fields):
+    """A change request put straight into `status`: a new name (and whatever `fields` change),
+    with every proof the setting names attached."""
+    from app.models import PROFILE_FIELDS, ApplicationFile, ChangeRequest
+    from app.workflows.change import proof_requirements
+
+    enterprise = owner.enterprise
+    values = {f: getattr(enterprise, f) for f in PROFILE_FIELDS}
+    values["name"] = "变更后安防科技有限公司" if enterprise.name != "变更后安防科技有限公司" else "再次变更安防有限公司"
+    values.update(fields)
+    record = ChangeRequest(
+        enterprise_id=enterprise.id, status=status, version=1, created_by_id=owner.id, explanation="更名", **values
+    )
+    if proofs:
+        stored = stored_image(owner, name="变更证明.png")
+        for name, _fields in proof_requirements():
+            record.files.append(
+                ApplicationFile(enterprise_id=enterprise.id, requirement=name, label=name, file_id=stored.id)
+            )
+    db.session.add(record)
+    db.session.commit()
+    return record
+
+
+def make_replacement_request(
+    owner: PlatformUser, status: str = "submitted", certificate=None, payment: dict | None = None, **fields
+):
+    """A 挂失申请 put straight into `status`, for a copy of `certificate` (a new qualification certificate by default)."""
+    from app.models import ApplicationFile, Payment, ReplacementRequest
+
+    certificate = certificate or make_certificate(owner.enterprise)
+    values = dict(copy="original", reason="lost", statement="证书正本于搬迁中遗失，已登报声明作废。")
+    values.update(fields)
+    record = ReplacementRequest(
+        enterprise_id=owner.enterprise_id,
+        status=status,
+        version=1,
+        created_by_id=owner.id,
+        certificate_id=certificate.id,
+        **values,
+    )
+    stored = stored_image(owner, name="挂失声明.png")
+    record.files.append(
+        ApplicationFile(
+            enterprise_id=owner.enterprise_id, requirement="replacement_proof", label="证明材料", file_id=stored.id
+        )
+    )
+    if payment is not None:
+        record.payment = Payment(enterprise_id=owner.enterprise_id, **payment)
+    db.session.add(record)
+    db.session.commit()
+    return record
+
+
+def ready_replacement(owner: PlatformUser, state: str):
+    stored = stored_image(owner)
+    return make_replacement_request(
+        owner, state, payment={"fee": 0, "delivery_method": "pickup", "file_id": stored.id, "phone": "13900000000"}
+    )
+
+
+READY_APPLICATION.update(
+    {
+        "change": lambda owner, state: make_change_request(owner, state),
+        "replacement": ready_replacement,
+    }
+)
+
+
+# --- 外省企业备案 -------------------------------------------------------------------------------------
+
+
+def make_out_of_province_user(**fields) -> PlatformUser:
+    """An OutOfProvinceEnterprise account of an enterprise registered in 江苏省 (南京市玄武区)."""
+    return make_enterprise_user("OutOfProvinceEnterprise", region_code="320102", **fields)
+
+
+def make_filing_application(owner: PlatformUser, status: str = "submitted", projects: int = 2, **fields):
+    """A filing application put straight into `status`, with its certificate scan and project rows."""
+    import datetime as dt
+
+    from app.models import FilingApplication, FilingProject
+
+    stored = stored_image(owner, name="原籍资质证书.png")
+    values = dict(
+        home_qualification="江苏省安防工程企业设计施工维护能力一级",
+        home_certificate_number="苏安协资[2025]第0001号",
+        person_in_charge="王负责",
+        person_in_charge_phone="13912345678",
+    )
+    values.update(fields)
+    record = FilingApplication(
+        enterprise_id=owner.enterprise_id,
+        status=status,
+        version=1,
+        created_by_id=owner.id,
+        home_certificate_file_id=stored.id,
+        **values,
+    )
+    for index in range(projects):
+        record.projects.append(
+            FilingProject(
+                enterprise_id=owner.enterprise_id,
+                name=f"合肥安防工程{index + 1}",
+                city="合肥市",
+                contract_value=120,
+                start_on=dt.date(2026, 3, 1),
+                end_on=dt.date(2026, 12, 31),
+            )
+        )
+    db.session.add(record)
+    db.session.commit()
+    return record
+
+
+def ready_filing(owner: PlatformUser, state: str):
+    """A filing application in `state` whose owner is registered outside the province (every guard passes)."""
+    from app import regions
+
+    enterprise = owner.enterprise
+    if enterprise.region_code.startswith("34"):
+        enterprise.region_code = "320102"
+        enterprise.province, enterprise.city, enterprise.district = regions.resolve("320102")
+        db.session.commit()
+    return make_filing_application(owner, status=state)
+
+
+READY_APPLICATION["filing"] = ready_filing

@@ -53,6 +53,37 @@ QUALIFICATION_SPEC = {
     "refuse": ({"submitted", "received"}, "refused", "staff"),
 }
 
+# PRODUCT.md F11 信息变更: the shared submission and review; approval is final (the profile changes).
+CHANGE_SPEC = {
+    "submit": ({"draft"}, "submitted", "owner"),
+    "resubmit": ({"returned"}, "submitted", "owner"),
+    "withdraw": ({"submitted", "returned"}, "withdrawn", "owner"),
+    "receive": ({"submitted"}, "received", "staff"),
+    "approve": ({"submitted", "received"}, "approved", "staff"),
+    "return": ({"submitted", "received"}, "returned", "staff"),
+    "refuse": ({"submitted", "received"}, "refused", "staff"),
+}
+
+# F12 证书补办: review, then 证书发放方式 — free reissues end with 确认 (deliver), paid ones go through payment.
+REPLACEMENT_SPEC = {
+    **CHANGE_SPEC,
+    "deliver": ({"approved"}, "completed", "owner"),
+    "pay": ({"approved", "payment_returned"}, "payment_submitted", "owner"),
+    "confirm_payment": ({"payment_submitted"}, "completed", "staff"),
+    "return_payment": ({"payment_submitted"}, "payment_returned", "staff"),
+}
+
+# F14 外省企业备案: the shared submission and review; approval is final (the filing certificate is issued).
+FILING_SPEC = {
+    "submit": ({"draft"}, "submitted", "owner"),
+    "resubmit": ({"returned"}, "submitted", "owner"),
+    "withdraw": ({"submitted", "returned"}, "withdrawn", "owner"),
+    "receive": ({"submitted"}, "received", "staff"),
+    "approve": ({"submitted", "received"}, "approved", "staff"),
+    "return": ({"submitted", "received"}, "returned", "staff"),
+    "refuse": ({"submitted", "received"}, "refused", "staff"),
+}
+
 # Every registered workflow has its specification here, written apart from its table.
 SPECS = {
     "membership": SPEC,
@@ -61,6 +92,9 @@ SPECS = {
     "qualification_upgrade": QUALIFICATION_SPEC,
     "qualification_downgrade": QUALIFICATION_SPEC,
     "qualification_renewal": QUALIFICATION_SPEC,
+    "filing": FILING_SPEC,
+    "change": CHANGE_SPEC,
+    "replacement": REPLACEMENT_SPEC,
 }
 
 
@@ -117,6 +151,12 @@ CASE_TABLES = {
     "membership",
     "certificate",
     "certificate_event",
+    "filing_application",
+    "filing_project",
+    "certificate_document",
+    "change_request",
+    "profile_change",
+    "replacement_request",
 }
 
 

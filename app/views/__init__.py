@@ -23,6 +23,8 @@ from ..scoping import (
 from ..uploads import storage_path
 from ..workflows import REGISTRY, load_workflows
 from .accounts import AccountView, ActivationView, CaptchaView, PasswordResetView, RegisterView
+from .filing import FilingView, refuse_out_of_province
+from .change import ChangeRequestView
 from .membership import MembershipView
 from .messages import MessagesView
 from .qualification import PORTAL_VIEWS as QUALIFICATION_VIEWS
@@ -33,9 +35,11 @@ from .qualification_admin import (
     QualificationLevelView,
     StaffingRuleView,
 )
+from .replacement import ReplacementView
 from .review import AuditLogView, MemberTierView, ReviewQueueView, SettingView, WorkflowView
 from .training import TrainingView
 from .training_admin import EnrollmentAdminView, StaffSearchView, TrainingBatchView
+from .verify import CertificateApiView, CertificateDocumentView, VerifyView
 
 
 def is_association_admin(user) -> bool:
@@ -249,6 +253,29 @@ def register(appbuilder) -> None:
         icon="fa-graduation-cap",
         menu_cond=enterprise_only,
     )
+    # 十、信息变更 and 十一、证书补办.
+    appbuilder.add_view(
+        ChangeRequestView,
+        "ChangeRequestMenu",
+        label=_l("Information change"),
+        icon="fa-pencil-square-o",
+        menu_cond=enterprise_only,
+    )
+    appbuilder.add_view(
+        ReplacementView,
+        "ReplacementMenu",
+        label=_l("Certificate replacement"),
+        icon="fa-clone",
+        menu_cond=enterprise_only,
+    )
+    # 十三、外省企业备案: out-of-province enterprises only (app/roles.py).
+    appbuilder.add_view(
+        FilingView,
+        "FilingMenu",
+        label=_l("Out-of-province filing"),
+        icon="fa-map-marker",
+        menu_cond=enterprise_only,
+    )
     appbuilder.add_view(
         BackOfficeView, "BackOfficeHome", label=_l("Dashboard"), icon="fa-dashboard", menu_cond=association_only
     )
@@ -360,6 +387,10 @@ def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(FileView)
     appbuilder.add_view_no_menu(RegionView)
     appbuilder.add_view_no_menu(CaptchaView)
+    appbuilder.add_view_no_menu(CertificateDocumentView)
+    appbuilder.add_view_no_menu(VerifyView)
+    appbuilder.add_view_no_menu(CertificateApiView)
+    current_app.before_request(refuse_out_of_province)
     current_app.jinja_env.globals["site_footer_lines"] = current_app.config.get("SITE_FOOTER_LINES", [])
     from ..workflows import state_colour, state_label
 

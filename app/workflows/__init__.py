@@ -566,7 +566,13 @@ def notice_read(seconds_setting: str, message: Any, attribute: str = "notice_rea
 
 # --- Loading: the workflows that exist, in menu order ---------------------------------------------
 
-WORKFLOW_MODULES = ("app.workflows.membership", "app.workflows.qualification")
+WORKFLOW_MODULES = (
+    "app.workflows.membership",
+    "app.workflows.qualification",
+    "app.workflows.change",
+    "app.workflows.replacement",
+    "app.workflows.filing",
+)
 
 
 def load_workflows() -> dict[str, Workflow]:
