@@ -33,7 +33,7 @@ class ReplacementForm(FlaskForm):
     """填写挂失申请资料."""
 
     certificate = SelectField(
-        _l("Certificate"), coerce=int, validators=[DataRequired(_l("Please choose the certificate"))]
+        _l("Certificate to replace"), coerce=int, validators=[DataRequired(_l("Please choose the certificate"))]
     )
     copy = RadioField(
         _l("Copy"),
@@ -41,7 +41,7 @@ class ReplacementForm(FlaskForm):
         validators=[DataRequired(_l("Please choose the original or the duplicate"))],
     )
     reason = RadioField(
-        _l("Reason"),
+        _l("Reason for the replacement"),
         choices=list(replacement_workflow.REASONS.items()),
         validators=[DataRequired(_l("Please choose why the copy is replaced"))],
     )
@@ -200,7 +200,7 @@ class ReplacementView(PaymentPortalMixin, ApplicationPortalView):
         return redirect(url_for(self.endpoint_for("pay"), application_id=record.id))
 
     def detail_context(self, record: Any) -> dict[str, Any]:
-        return {"delivery": DeliveryForm(obj=record.payment), "fee": self.fee_due(record)}
+        return {"fee": self.fee_due(record)}
 
     def fee_due(self, record: Any) -> Any:
         return record.payment.fee if record.payment and record.payment.fee is not None else 0
