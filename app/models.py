@@ -810,6 +810,24 @@ class FilingApplication(Application):
         order_by="FilingProject.id", cascade="all, delete-orphan", back_populates="application"
     )
 
+    @property
+    def project_rows(self) -> list[dict]:
+        """The projects as plain values: what the form edits and the audit log records."""
+        return [
+            {
+                "name": project.name,
+                "city": project.city,
+                "contract_value": project.contract_value,
+                "start_on": project.start_on,
+                "end_on": project.end_on,
+            }
+            for project in self.projects
+        ]
+
+    @project_rows.setter
+    def project_rows(self, rows: list[dict]) -> None:
+        self.projects = [FilingProject(enterprise_id=self.enterprise_id, **row) for row in rows]
+
 
 class FilingProject(Model):
     """A project the enterprise carries out in the province, declared on the 登记表."""
