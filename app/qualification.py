@@ -385,7 +385,10 @@ def rules_of(level_id: int) -> list[StaffingRule]:
 
 def verdict(record: QualificationApplication) -> tuple[list[Line], list[MaterialRequirement]]:
     """The live evaluation of a draft (the hint) and the materials its level and type ask for."""
-    persons = people([s.staff_id for s in record.staff])
+    staff_ids = list(
+        db.session.scalars(select(QualificationStaff.staff_id).where(QualificationStaff.application_id == record.id))
+    )
+    persons = people(staff_ids)
     lines = evaluate(record.level, rules_of(record.level_id), persons, record.enterprise, record, record.projects)
     return lines, materials_for(record.level_id, record.kind)
 
@@ -415,7 +418,10 @@ def submission_problems(record: QualificationApplication) -> list[str]:
 def take_snapshot(record: QualificationApplication) -> None:
     """Freeze what the application was checked against: later edits of the rules, the materials or
     the staff records never change it (the people are kept as they were counted)."""
-    persons = people([s.staff_id for s in record.staff])
+    staff_ids = list(
+        db.session.scalars(select(QualificationStaff.staff_id).where(QualificationStaff.application_id == record.id))
+    )
+    persons = people(staff_ids)
     lines = evaluate(record.level, rules_of(record.level_id), persons, record.enterprise, record, record.projects)
     materials = materials_for(record.level_id, record.kind)
     level = record.level
