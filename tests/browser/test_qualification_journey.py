@@ -293,6 +293,10 @@ def test_qualification_life_cycle(live_app, live_server, page, desk, tmp_path):
     look(page, "qualification-certificates")
     row.locator("a:has-text('查看')").click()
     look(page, "qualification-certificate")
+    # 资质申请 is only for an enterprise without a valid certificate: the page says why before any step.
+    menu(page, "资质申请")
+    expect(page.locator(".eligibility")).to_contain_text("贵单位已持有有效的资质证书")
+    look(page, "qualification-not-eligible")
 
     # 六、资质晋级 to 二级. What 二级 asks beyond 三级 is set up by factories: registered capital 600,
     # ten qualified staff among them a 高级工程师, and five completed projects worth 1,200 (10k CNY).
