@@ -61,9 +61,10 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
 
         views.register(appbuilder)
 
-    from . import cli, errors, list_args, security
+    from . import cli, display, errors, list_args, security
 
     cli.register(app)
+    display.install(app)
     errors.register(app)
     security.install_request_hooks(app)
     list_args.register(app)

@@ -17,6 +17,7 @@ from werkzeug.security import check_password_hash
 
 from . import sessions, throttle
 from .audit import AuditedModelViewMixin
+from .display import ChineseRelatedLabelsMixin, role_label
 from .models import PlatformUser
 from .scoping import ScopedActionsMixin, is_association_user, is_enterprise_user
 
@@ -111,19 +112,28 @@ class NoRoutesSecurityApi(SecurityApi):
 _FAB_ROUTES_WE_DROP = {"download"}
 
 
-class PlatformUserModelView(AuditedModelViewMixin, ScopedActionsMixin, UserDBModelView):
+class PlatformUserModelView(ChineseRelatedLabelsMixin, AuditedModelViewMixin, ScopedActionsMixin, UserDBModelView):
     exclude_route_methods = UserDBModelView.exclude_route_methods | _FAB_ROUTES_WE_DROP
     audit_exclude = ("password",)
 
 
-class PlatformRoleModelView(AuditedModelViewMixin, ScopedActionsMixin, RoleModelView):
+class PlatformRoleModelView(ChineseRelatedLabelsMixin, AuditedModelViewMixin, ScopedActionsMixin, RoleModelView):
     exclude_route_methods = RoleModelView.exclude_route_methods | _FAB_ROUTES_WE_DROP
+    formatters_columns = {"name": role_label}
     # FAB's search form would load every permission into a dropdown per filter on each list page.
     search_columns = ["name"]
 
 
-class PlatformGroupModelView(AuditedModelViewMixin, ScopedActionsMixin, UserGroupModelView):
+class PlatformGroupModelView(ChineseRelatedLabelsMixin, AuditedModelViewMixin, ScopedActionsMixin, UserGroupModelView):
     exclude_route_methods = UserGroupModelView.exclude_route_methods | _FAB_ROUTES_WE_DROP
+    # FAB's own labels for groups have no Chinese in its catalogue.
+    label_columns = {
+        "name": _l("Name"),
+        "label": _l("Label"),
+        "description": _l("Description"),
+        "users": _l("Users"),
+        "roles": _l("Roles"),
+    }
 
 
 class PlatformSecurityManager(SecurityManager):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from . import db
@@ -133,3 +135,36 @@ def get_int(key: str) -> int:
 def get_list(key: str) -> list[str]:
     """A comma-separated choice list (Chinese or ASCII commas)."""
     return [item.strip() for item in get_setting(key).replace("，", ",").split(",") if item.strip()]
+
+
+# What each setting does, shown under its name in 系统参数 (settings without an entry show their name only).
+SETTING_HELP: dict[str, Any] = {
+    "membership.notice_text": _l("Shown when an enterprise opens the membership notice."),
+    "membership.notice_seconds": _l(
+        "How long the notice must stay open before the 已阅读入会须知 box can be ticked; the server checks it too."
+    ),
+    "membership.period_months": _l(
+        "A membership starts on the day the payment is confirmed and lasts this many months."
+    ),
+    "membership.payment_instructions": _l(
+        "Shown on the payment page: account holder, bank and account number. "
+        "While empty, enterprises are asked to call the association and the workbench warns you."
+    ),
+    "qualification.annual_window_days_before": _l("The annual review opens this many days before each anniversary."),
+    "qualification.annual_window_days_after": _l("The annual review stays open this many days after the anniversary."),
+    "qualification.renewal_days_before": _l("Renewal opens this many days before the certificate expires."),
+    "qualification.renewal_grace_days": _l("Renewal stays open this many days after expiry (0: not after)."),
+    "review.long_wait_days": _l("Applications waiting longer than this are flagged in the review overview."),
+    "number_pattern.membership": _l("{year} is the year, {seq:04d} the yearly sequence with four digits."),
+    "number_pattern.qualification": _l("{year} is the year, {seq:04d} the yearly sequence with four digits."),
+    "number_pattern.filing": _l("{year} is the year, {seq:04d} the yearly sequence with four digits."),
+    "number_pattern.training": _l("{year} is the year, {seq:05d} the yearly sequence with five digits."),
+    "sms.hourly_budget": _l("Verification codes the platform sends per hour at most."),
+    "staff.educations": _l("The choices of the staff form and the sign-up sheet, separated by commas."),
+    "staff.titles": _l("The choices of the staff form and the sign-up sheet, separated by commas."),
+    "staff.positions": _l("The choices of the staff form and the sign-up sheet, separated by commas."),
+}
+
+
+def setting_help(key: str) -> str:
+    return str(SETTING_HELP.get(key, ""))

@@ -110,7 +110,7 @@ def test_audit_log_shows_every_step(app, client, auth):
     entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "transition"))
     assert entry.actor_id == reviewer.id and entry.ip == "127.0.0.1" and entry.request_id
     page = client.get("/backoffice/audit/list/").get_data(as_text=True)
-    assert "状态变更" in page and "MembershipApplication" in page
+    assert "状态变更" in page and "入会申请" in page and "MembershipApplication" not in page
 
 
 def test_reviewer_cannot_change_configuration(app, client, auth):

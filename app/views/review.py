@@ -16,12 +16,15 @@ from wtforms.validators import ValidationError
 
 from .. import db, regions
 from ..audit import AuditedModelViewMixin, action_label
+from ..audit import actor_label as audit_actor_label
+from ..audit import changes as audit_changes
+from ..audit import object_label as audit_object_label
 from ..forms import ReviewForm
 from ..lists import Column, CsvExportMixin, csv_response, paginate, stream_rows
 from ..models import Application, AuditLog, Enterprise, MemberTier, Setting, utcnow
 from ..numbering import PatternError, check_pattern
 from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
-from ..settings import get_int
+from ..settings import get_int, setting_help
 from ..workflows import REGISTRY, Workflow, WorkflowError, apply, available, diagram, may_review, state_label
 from .common import page_number
 
@@ -271,8 +274,6 @@ class AuditLogView(CsvExportMixin, ScopedActionsMixin, ModelView):
         "action",
         "object_type",
         "object_id",
-        "before",
-        "after",
         "comment",
         "ip",
         "request_id",
@@ -280,7 +281,13 @@ class AuditLogView(CsvExportMixin, ScopedActionsMixin, ModelView):
     search_columns = ["actor_name", "action", "object_type", "object_id", "at", "ip"]
     base_order = ("id", "desc")
     page_size = 50
-    formatters_columns = {"at": _format_time, "action": action_label}
+    formatters_columns = {
+        "at": _format_time,
+        "action": action_label,
+        "object_type": audit_object_label,
+        "actor_name": audit_actor_label,
+    }
+    show_template = "review/audit_show.html"
     label_columns = {
         "at": _l("Time"),
         "actor_name": _l("Operator"),
@@ -293,6 +300,21 @@ class AuditLogView(CsvExportMixin, ScopedActionsMixin, ModelView):
         "ip": _l("IP address"),
         "request_id": _l("Request id"),
     }
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        # FAB's show page, with the field-by-field changes (字段: 旧值 → 新值) instead of raw JSON.
+        widgets = self._show(pk)
+        entry = self.datamodel.get(pk)
+        return self.render_template(
+            self.show_template,
+            pk=pk,
+            title=self.show_title,
+            widgets=widgets,
+            related_views=self._related_views,
+            changes=audit_changes(entry) if entry is not None else [],
+        )
 
 
 class MemberTierView(AuditedModelViewMixin, ScopedActionsMixin, ModelView):
@@ -338,12 +360,21 @@ class SettingView(AuditedModelViewMixin, ScopedActionsMixin, ModelView):
     class_permission_name = "SettingConfig"
     include_route_methods = {"list", "show", "edit"}
     list_title = show_title = edit_title = _l("System settings")
+    # The key is for code: the association reads the setting's name and what it does.
     list_columns = ["description", "key"]
     show_columns = ["description", "key", "value"]
     edit_columns = ["value"]
-    search_columns = ["key", "description"]
+    search_columns = ["description"]
     base_order = ("key", "asc")
-    label_columns = {"key": _l("Key"), "value": _l("Value"), "description": _l("Setting")}
+    label_columns = {"key": _l("What it does"), "value": _l("Value"), "description": _l("Setting")}
+    formatters_columns = {"key": setting_help}
+
+    def prefill_form(self, form, pk):
+        # The edit form names the parameter it changes and says what it does.
+        item = self.datamodel.get(pk)
+        if item is not None:
+            form.value.label.text = item.description or _("Value")
+            form.value.description = setting_help(item.key)
 
     def pre_update(self, item):
         check_setting_value(item.key, item.value)
