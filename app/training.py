@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import audit, certificates, db
+from .exceptions import UserError
 from .models import Enrollment, TrainingBatch, utcnow
 
 ENROLLMENT_STATES = {
@@ -36,12 +38,26 @@ ENROLLMENT_ACTIONS = {
 }
 
 
+class ResultsTooEarly(UserError):
+    """合格 / 不合格 before the training has begun."""
+
+
+def _today() -> dt.date:
+    from .qualification import today
+
+    return today()
+
+
 def record_results(batch: TrainingBatch, action: str, enrollment_ids: list[int], actor: Any) -> tuple[int, int]:
     """Apply `action` to the batch's enrolments among `enrollment_ids`: (done, skipped).
 
     合格 issues a training certificate (number from `number_pattern.training`) in the register.
     """
     source, target = ENROLLMENT_ACTIONS[action]
+    if target in ("passed", "failed") and batch.starts_on and _today() < batch.starts_on:
+        raise ResultsTooEarly(
+            _("Results can be recorded from the first training day (%(date)s) on", date=batch.starts_on.isoformat())
+        )
     done = skipped = 0
     for enrollment_id in enrollment_ids:
         values: dict[str, Any] = {"status": target, "changed_on": utcnow()}

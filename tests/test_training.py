@@ -15,7 +15,7 @@ from app.models import AuditLog, Enrollment, StoredFile, TechnicalStaff
 from app.spreadsheets import headers
 from app.staff import check_staff, sign_up
 from conftest import app_settings, csrf_token
-from factories import id_number, make_batch, make_enterprise_user, make_user, person, workbook
+from factories import id_number, make_batch, make_enterprise_user, make_staff, make_user, person, workbook
 
 
 def upload(client, batch_id: int, data: bytes, filename: str = "报名表.xlsx"):
@@ -290,7 +290,7 @@ def test_five_thousand_rows(app):
 
 def test_results_and_certificates(app, client, auth):
     owner = make_enterprise_user()
-    batch = make_batch()
+    batch = make_batch(starts_on=dt.date.today() - dt.timedelta(days=1))  # results only once training began
     sign_up(batch.id, owner.enterprise_id, [(2, person(60)), (3, person(61))])
     reviewer = make_user("Reviewer")
     auth.login(reviewer.username)
@@ -406,3 +406,75 @@ def test_single_sign_up_from_the_staff_list(app, client, auth):
     response = client.post(f"/training/batch/{batch.id}/signup/{staff.id}", data={"back": "list", "csrf_token": token})
     assert response.headers["Location"].endswith("/training/")
     assert count(Enrollment) == 1
+
+
+# --- Actions that are not one click away -----------------------------------------------------------
+
+
+def test_results_are_refused_before_the_first_training_day(app, client, auth):
+    owner = make_enterprise_user()
+    batch = make_batch()  # starts in 30 days
+    sign_up(batch.id, owner.enterprise_id, [(2, person(80))])
+    auth.login(make_user("Reviewer").username)
+    ids = [e.id for e in db.session.scalars(select(Enrollment))]
+    token = csrf_token(client, "/backoffice/training/")
+    client.post(f"/backoffice/training/{batch.id}/act", data={"action": "confirm", "ids": ids, "csrf_token": token})
+    page = client.post(
+        f"/backoffice/training/{batch.id}/act",
+        data={"action": "pass", "ids": ids, "csrf_token": token},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    db.session.expire_all()
+    enrollment = db.session.scalar(select(Enrollment))
+    assert (enrollment.status, enrollment.certificate_id) == ("confirmed", None)
+    assert f"自培训首日（{batch.starts_on.isoformat()}）起才能登记考核结果" in page
+
+
+def test_staff_already_signed_up_show_signed_up(app, client, auth):
+    owner = make_enterprise_user()
+    batch = make_batch()
+    sign_up(batch.id, owner.enterprise_id, [(2, person(81))])
+    free = make_staff(owner.enterprise, 82)
+    enrolled = db.session.scalar(select(Enrollment)).staff_id
+    auth.login(owner.username)
+    listing = client.get("/training/").get_data(as_text=True)
+    assert listing.count(f"已报名：{batch.name}") == 1 and listing.count(f"报名：{batch.name}") == 2
+    assert f"/training/batch/{batch.id}/signup/{enrolled}" not in listing
+    assert f"/signup/{free.id}" in listing
+    detail = client.get(f"/training/staff/{enrolled}").get_data(as_text=True)
+    assert f"已报名：{batch.name}" in detail and f"/signup/{enrolled}" not in detail
+
+
+def test_deleting_staff_asks_first_naming_the_person(app, client, auth):
+    owner = make_enterprise_user()
+    staff = make_staff(owner.enterprise, 83, name="王五")
+    staff_id, id_no = staff.id, staff.id_number
+    auth.login(owner.username)
+    detail = client.get(f"/training/staff/{staff_id}").get_data(as_text=True)
+    assert f'href="/training/staff/{staff_id}/delete"' in detail  # a link to the question, not a delete form
+    question = client.get(f"/training/staff/{staff_id}/delete").get_data(as_text=True)
+    assert "王五" in question and id_no in question and "删除王五" in question
+    assert db.session.get(TechnicalStaff, staff_id) is not None
+    client.post(f"/training/staff/{staff_id}/delete", data={"csrf_token": csrf_token(client, "/training/")})
+    db.session.expire_all()
+    assert db.session.get(TechnicalStaff, staff_id) is None
+
+
+def test_staff_counted_in_a_qualification_application_cannot_be_deleted(app, client, auth):
+    from factories import make_qualification_application, team
+
+    owner = make_enterprise_user()
+    make_qualification_application(owner, "qualification_new", "withdrawn", staff=1, materials=False, projects=1)
+    counted = team(owner.enterprise, 1)[0]
+    auth.login(owner.username)
+    assert f"/training/staff/{counted.id}/delete" not in client.get(f"/training/staff/{counted.id}").get_data(
+        as_text=True
+    )
+    page = client.post(
+        f"/training/staff/{counted.id}/delete",
+        data={"csrf_token": csrf_token(client, "/training/")},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(TechnicalStaff, counted.id) is not None
+    assert "不能删除" in page and "归档" in page

@@ -7,13 +7,13 @@ import datetime as dt
 from flask import Response, abort, flash, g, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from .. import audit, db
 from ..forms import CertificateForm, StaffForm, UploadForm
-from ..models import AuditLog, Enrollment, StaffCertificate, TechnicalStaff, TrainingBatch
+from ..models import AuditLog, Enrollment, QualificationStaff, StaffCertificate, TechnicalStaff, TrainingBatch
 from ..scoping import get_scoped_or_404, scoped
 from ..spreadsheets import SheetRejected, error_workbook, read_rows, template
 from ..staff import (
@@ -51,6 +51,18 @@ def open_batches() -> list[TrainingBatch]:
     ).all()
 
 
+def signed_up_pairs(batches: list[TrainingBatch]) -> set[tuple[int, int]]:
+    """(staff id, batch id) of the enterprise's people already signed up for these batches."""
+    if not batches:
+        return set()
+    rows = db.session.execute(
+        scoped(select(Enrollment.staff_id, Enrollment.batch_id), Enrollment).where(
+            Enrollment.batch_id.in_([b.id for b in batches])
+        )
+    )
+    return {(staff_id, batch_id) for staff_id, batch_id in rows}
+
+
 def fill_choices(form: StaffForm) -> None:
     choices = staff_choices()
     form.education.choices = [(c, c) for c in choices["educations"]]
@@ -78,10 +90,12 @@ class TrainingView(BaseView):
             .order_by(Enrollment.id.desc())
             .limit(200)
         ).all()
+        batches = open_batches()
         return self.render_template(
             "training/index.html",
             staff=staff,
-            batches=open_batches(),
+            batches=batches,
+            signed_up=signed_up_pairs(batches),
             enrollments=enrollments,
             show_archived=show_archived,
             states=ENROLLMENT_STATES,
@@ -157,6 +171,8 @@ class TrainingView(BaseView):
         return self.render_template(
             "training/staff_detail.html",
             staff=staff,
+            counted=bool(enrollments) or staff_counted(staff.id),
+            signed_up={e.batch_id for e in enrollments},
             enrollments=enrollments,
             history=history,
             certificate_form=CertificateForm(),
@@ -175,17 +191,23 @@ class TrainingView(BaseView):
         flash(_("Archived") if staff.archived else _("Restored"), "success")
         return redirect(url_for("TrainingView.staff_detail", staff_id=staff.id))
 
-    @expose("/staff/<int:staff_id>/delete", methods=["POST"])
+    @expose("/staff/<int:staff_id>/delete", methods=["GET", "POST"])
     @has_access
     def delete_staff(self, staff_id: int):
+        """GET asks for confirmation naming the person; POST deletes someone never counted anywhere."""
         staff = get_scoped_or_404(TechnicalStaff, staff_id)
-        used = db.session.scalar(select(func.count()).select_from(Enrollment).where(Enrollment.staff_id == staff.id))
-        if used:
+        if staff_counted(staff.id):
             flash(
-                _("This staff member is part of a training sign-up and cannot be deleted; archive it instead"),
+                _(
+                    "%(name)s has been counted in an application or a training sign-up and cannot be deleted; "
+                    "archive the record instead",
+                    name=staff.name,
+                ),
                 "warning",
             )
             return redirect(url_for("TrainingView.staff_detail", staff_id=staff.id))
+        if request.method == "GET":
+            return self.render_template("training/staff_delete.html", staff=staff)
         audit.record("delete", "TechnicalStaff", staff.id, before=audit.snapshot(staff, STAFF_COLUMNS))
         db.session.execute(StaffCertificate.__table__.delete().where(StaffCertificate.staff_id == staff.id))
         db.session.delete(staff)
@@ -366,3 +388,11 @@ class TrainingView(BaseView):
         if request.form.get("back") == "list":
             return redirect(url_for("TrainingView.index"))
         return redirect(url_for("TrainingView.staff_detail", staff_id=staff.id))
+
+
+def staff_counted(staff_id: int) -> bool:
+    """Whether the person was ever signed up for training or counted in a qualification application:
+    such a record stays (archived if need be) so that what was counted can still be traced."""
+    enrolled = select(Enrollment.id).where(Enrollment.staff_id == staff_id)
+    counted = select(QualificationStaff.id).where(QualificationStaff.staff_id == staff_id)
+    return bool(db.session.scalar(select(enrolled.exists() | counted.exists())))

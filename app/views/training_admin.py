@@ -18,7 +18,7 @@ from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
 from ..staff import (
     GENDERS,
 )
-from ..training import BATCH_STATES, ENROLLMENT_ACTIONS, ENROLLMENT_STATES, record_results
+from ..training import BATCH_STATES, ENROLLMENT_ACTIONS, ENROLLMENT_STATES, ResultsTooEarly, record_results
 from .common import page_number
 
 
@@ -122,7 +122,11 @@ class EnrollmentAdminView(BaseView):
         if action not in ENROLLMENT_ACTIONS:
             abort(400)
         ids = [int(v) for v in request.form.getlist("ids") if v.isdigit()]
-        done, skipped = record_results(batch, action, ids, g.user)
+        try:
+            done, skipped = record_results(batch, action, ids, g.user)
+        except ResultsTooEarly as error:
+            flash(error.message, "danger")
+            return redirect(url_for("EnrollmentAdminView.enrollments", batch_id=batch.id))
         flash(_("%(n)s enrolment(s) updated", n=done), "success")
         if skipped:
             flash(_("%(n)s enrolment(s) were not in a state that allows this action", n=skipped), "warning")
