@@ -382,10 +382,9 @@ def make_change_request(owner: PlatformUser, status: str = "submitted", proofs: 
     enterprise = owner.enterprise
     values = {f: getattr(enterprise, f) for f in PROFILE_FIELDS}
     values["name"] = "变更后安防科技有限公司" if enterprise.name != "变更后安防科技有限公司" else "再次变更安防有限公司"
+    values["explanation"] = "更名"
     values.update(fields)
-    record = ChangeRequest(
-        enterprise_id=enterprise.id, status=status, version=1, created_by_id=owner.id, explanation="更名", **values
-    )
+    record = ChangeRequest(enterprise_id=enterprise.id, status=status, version=1, created_by_id=owner.id, **values)
     if proofs:
         stored = stored_image(owner, name="变更证明.png")
         for name, _fields in proof_requirements():

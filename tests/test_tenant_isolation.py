@@ -26,7 +26,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from app import db
-from app.models import Enterprise, MemberTier, StoredFile, TechnicalStaff
+from app.models import Certificate, Enterprise, MemberTier, StoredFile, TechnicalStaff
 from app.roles import PORTAL_VIEW_NAMES
 from app.scoping import get_scoped_or_404, scoped
 from app.uploads import save_upload
@@ -47,6 +47,10 @@ NON_ID_ARGUMENTS = {
     ("static", "filename"): ["css/platform.css"],
     ("appbuilder.static", "filename"): ["css/ab.css"],
     ("LocaleView.index", "locale"): ["zh"],
+    # Public verification answers for any certificate number by design (holder, status, validity);
+    # the sweep asks for one nobody holds (a real one is public, see tests/test_verification.py).
+    ("VerifyView.page", "number"): ["皖安协备[2000]第0000号"],
+    ("CertificateApiView.show", "number"): ["皖安协备[2000]第0000号"],
 }
 # Application routes take the workflow's kind beside the id.
 KIND_ARGUMENT = "kind"
@@ -61,6 +65,14 @@ OWNER_ROWS = {"staff_id": "b_free_staff", "application_id": "b_submitted", "batc
 OWNER_ROWS_BY_ENDPOINT = {
     "MembershipView.delivery": {"application_id": "b_application"},
     "MembershipView.pay": {"application_id": "b_application"},
+    "FilingView.act": {"application_id": "b_filing"},
+    "FilingView.edit": {"application_id": "b_filing"},
+    "ChangeRequestView.act": {"application_id": "b_change"},
+    "ChangeRequestView.edit": {"application_id": "b_change"},
+    "ReplacementView.act": {"application_id": "b_replacement"},
+    "ReplacementView.edit": {"application_id": "b_replacement"},
+    "ReplacementView.delivery": {"application_id": "b_replacement_approved"},
+    "ReplacementView.pay": {"application_id": "b_replacement_approved"},
 }
 # Pages the owner opens first, as a person would (notices that gate an action).
 OWNER_PREPARES = {
@@ -91,6 +103,11 @@ def withdraw_other_qualification_drafts(tenants: dict, keep: str) -> None:
 
 OWNER_SETUP = {"NewQualificationView.basic": lambda t: withdraw_other_qualification_drafts(t, "b_q_new")}
 QUALIFICATION_KINDS = ("new", "annual", "upgrade", "downgrade", "renewal")
+
+
+def set_role(app, user, role: str) -> None:
+    user.roles = [app.appbuilder.sm.find_role(role)]
+    db.session.commit()
 
 
 def owner_rows_for(app, rule) -> dict:
@@ -211,8 +228,27 @@ def make_tenants() -> dict:
         drafts[f"b_q_{short}"] = draft
         drafts[f"b_q_{short}_project"] = draft.projects[0]
     db.session.commit()
+    from factories import make_change_request, make_replacement_request
+
+    b_change = make_change_request(b, "submitted", explanation="乙方机密变更说明")
+    b_certificate = db.session.get(Certificate, b_membership.certificate_id)
+    b_replacement = make_replacement_request(b, "submitted", certificate=b_certificate, statement="乙方机密挂失说明")
+    b_replacement_approved = make_replacement_request(
+        b,
+        "approved",
+        certificate=b_certificate,
+        copy="duplicate",
+        statement="乙方机密挂失说明",
+        payment={"fee": 50, "delivery_method": "pickup"},
+    )
+    from factories import make_filing_application
+
+    b_filing = make_filing_application(b, "submitted", person_in_charge="乙方机密负责人")
+    b_filing.projects[0].name = "乙方机密备案项目"
+    db.session.commit()
     return {
         "a": a,
+        "b_filing": b_filing,
         "b": b,
         "b_file": b_file,
         "a_file": a_file,
@@ -223,6 +259,10 @@ def make_tenants() -> dict:
         "b_free_staff": b_free_staff,
         "batch": batch,
         "b_membership": b_membership,
+        "b_certificate": b_certificate,
+        "b_change": b_change,
+        "b_replacement": b_replacement,
+        "b_replacement_approved": b_replacement_approved,
         **drafts,
     }
 
@@ -239,7 +279,8 @@ def test_scoped_helper(app, tenants):
     all_files = select(StoredFile)
     assert {f.enterprise_id for f in db.session.scalars(scoped(all_files, StoredFile, a))} == {a.enterprise_id}
     assert {f.enterprise_id for f in db.session.scalars(scoped(all_files, StoredFile, b))} == {b.enterprise_id}
-    assert len(db.session.scalars(scoped(all_files, StoredFile, reviewer)).all()) == 2
+    every_file = db.session.scalars(all_files).all()
+    assert len(db.session.scalars(scoped(all_files, StoredFile, reviewer)).all()) == len(every_file)
     assert db.session.scalars(scoped(all_files, StoredFile, nobody)).all() == []
     assert [e.id for e in db.session.scalars(scoped(select(Enterprise), Enterprise, a))] == [a.enterprise_id]
     with pytest.raises(Exception) as excinfo:
@@ -259,6 +300,10 @@ def b_row_ids(tenants: dict) -> list[int]:
             tenants["b_submitted"].id,
             tenants["b_staff"].id,
             tenants["b_free_staff"].id,
+            tenants["b_filing"].id,
+            tenants["b_change"].id,
+            tenants["b_replacement"].id,
+            tenants["b_replacement_approved"].id,
         }
     )
 
@@ -345,6 +390,17 @@ def post_data(token: str, b_ids: list[int], tenants: dict) -> dict:
         "client": "x",
         "contract_value": "10",
         "completed_on": "2025-01-01",
+        "home_qualification": "x",
+        "person_in_charge": "x",
+        "person_in_charge_phone": "13900000000",
+        "projects-0-name": "x",
+        "projects-0-city": "x",
+        "projects-0-contract_value": "1",
+        "projects-0-start_on": "2026-01-01",
+        "certificate": str(tenants["b_certificate"].id),
+        "copy": "original",
+        "reason": "lost",
+        "statement": "x",
     }
 
 
@@ -377,6 +433,10 @@ def markers_of(tenants: dict) -> list[str]:
         "乙方机密未报名技术员",
         "乙方收件人",
         "乙方机密工程项目",
+        "乙方机密备案项目",
+        "乙方机密负责人",
+        "乙方机密变更说明",
+        "乙方机密挂失说明",
         tenants["b_staff"].id_number,
         tenants["b_free_staff"].id_number,
     ]
@@ -388,10 +448,11 @@ def page_token(client) -> str:
     return token_match.group(1)
 
 
-@pytest.mark.parametrize("actor", ["Enterprise", "anonymous"])
+@pytest.mark.parametrize("actor", ["Enterprise", "OutOfProvinceEnterprise", "anonymous"])
 def test_no_route_reveals_or_changes_another_enterprise(app, client, auth, tenants, actor):
     a, b = tenants["a"], tenants["b"]
-    if actor == "Enterprise":
+    if actor != "anonymous":
+        set_role(app, a, actor)  # A as either kind of enterprise: each reaches its own portal's routes
         auth.login(a.username)
     b_ids = b_row_ids(tenants)
     b_file_bytes = open(
@@ -446,6 +507,8 @@ def test_owner_posts_do_write_so_the_sweep_means_something(app, client, auth):
         b = tenants["b"]
         with client.session_transaction() as session:
             session.clear()
+        # B fires each route with the role whose portal has it (外省企业备案 is out-of-province only).
+        set_role(app, b, "OutOfProvinceEnterprise" if rule.endpoint.startswith("FilingView.") else "Enterprise")
         auth.login(b.username)
         choice = owner_rows_for(app, rule)
         values = {}
