@@ -132,6 +132,13 @@ def grow_own_certificates(ctx: dict, n: int) -> None:
         make_certificate(ctx["owner"].enterprise)
 
 
+def grow_own_filings(ctx: dict, n: int) -> None:
+    from factories import make_filing_application
+
+    for _ in range(n):
+        make_filing_application(ctx["oop_owner"], status="withdrawn", projects=1)
+
+
 def grow_users(ctx: dict, n: int) -> None:
     for _ in range(n):
         make_user("Reviewer")
@@ -139,6 +146,36 @@ def grow_users(ctx: dict, n: int) -> None:
 
 def grow_nothing(ctx: dict, n: int) -> None:
     """Configuration lists hold a fixed set of rows."""
+
+
+def grow_own_changes(ctx: dict, n: int) -> None:
+    """Approved changes of the owner's profile: its requests and their history rows."""
+    from factories import make_change_request
+
+    for _ in range(n):
+        apply(make_change_request(ctx["owner"], "submitted"), "approve", ctx["reviewer"])
+
+
+def grow_change_requests(ctx: dict, n: int) -> None:
+    from factories import make_change_request
+
+    for _ in range(n):
+        make_change_request(make_enterprise_user(), "submitted")
+
+
+def grow_own_replacements(ctx: dict, n: int) -> None:
+    """The owner's 挂失申请, each on a certificate of its own (the picker grows too)."""
+    from factories import make_replacement_request
+
+    for _ in range(n):
+        make_replacement_request(ctx["owner"], "withdrawn")
+
+
+def grow_replacements(ctx: dict, n: int) -> None:
+    from factories import make_replacement_request
+
+    for _ in range(n):
+        make_replacement_request(make_enterprise_user(), "submitted")
 
 
 # (role, url, factory, query budget); urls may name ctx entries in {braces}.
@@ -167,6 +204,11 @@ LIST_PAGES: list[tuple[str, str, Callable[[dict, int], None], int]] = [
     ("owner", "/qualification/downgrade/", grow_own_qualification, 14),
     ("owner", "/qualification/renewal/", grow_own_qualification, 14),
     ("owner", "/qualification/certificates/", grow_own_certificates, 8),
+    ("owner", "/change/", grow_own_changes, 10),
+    ("owner", "/replacement/", grow_own_replacements, 10),
+    ("Reviewer", "/backoffice/review/change/", grow_change_requests, 8),
+    ("Reviewer", "/backoffice/review/replacement/", grow_replacements, 8),
+    ("oop_owner", "/filing/", grow_own_filings, 12),
     ("Reviewer", "/backoffice/review/qualification_new/", grow_qualification_applications, 8),
     ("Reviewer", "/backoffice/certificates/", grow_certificates, 8),
     ("AssociationAdmin", "/backoffice/qualification/levels/list/", grow_nothing, 8),
@@ -194,6 +236,12 @@ NOT_LISTS = {
     "/login/",
     "/membership/apply",
     "/membership/notice",
+    "/change/apply",
+    "/change/notice",
+    "/replacement/apply",
+    "/replacement/notice",
+    "/filing/apply",
+    "/filing/notice",
     *(
         f"/qualification/{kind}/{page}"
         for kind in ("new", "annual", "upgrade", "downgrade", "renewal")
@@ -229,7 +277,9 @@ def test_every_list_page_is_measured(app):
 )
 def test_list_query_count_is_flat(app, client, auth, role, url, grow, budget):
     ctx: dict = {"owner": make_enterprise_user(), "reviewer": make_user("Reviewer")}
-    user = ctx["owner"] if role == "owner" else make_user(role)
+    if role == "oop_owner":
+        ctx["oop_owner"] = make_enterprise_user("OutOfProvinceEnterprise", region_code="320102")
+    user = ctx[role] if role in ("owner", "oop_owner") else make_user(role)
     grow(ctx, 2)
     auth.login(user.username)
     target = url.format(**{key: getattr(value, "id", value) for key, value in ctx.items()})
