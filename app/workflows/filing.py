@@ -46,9 +46,11 @@ def renewal_opens_on(certificate: Certificate) -> dt.date:
     return certificate.valid_until - dt.timedelta(days=get_int("filing.renewal_days_before"))
 
 
-def eligibility(enterprise: Enterprise, on: dt.date | None = None) -> str | None:
+def eligibility(enterprise: Enterprise | None, on: dt.date | None = None) -> str | None:
     """Why this enterprise may not file now, or None."""
     on = on or today()
+    if enterprise is None:
+        return _("Only enterprise accounts can apply for a filing")
     if not is_out_of_province(enterprise):
         return _(
             "Out-of-province filing is for enterprises registered outside the province; "
@@ -66,7 +68,7 @@ def eligibility(enterprise: Enterprise, on: dt.date | None = None) -> str | None
 
 
 def may_file(record: FilingApplication, actor: Any) -> str | None:
-    return eligibility(db.session.get(Enterprise, record.enterprise_id))
+    return eligibility(db.session.get(Enterprise, record.enterprise_id) if record.enterprise_id else None)
 
 
 no_other_open_filing = one_open_per(
