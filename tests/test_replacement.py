@@ -123,6 +123,10 @@ def test_reissue_bumps_the_copy_and_voids_the_old_one(app, client, auth):
     assert db.session.get(ReplacementRequest, record.id).status == "completed"
     history = client.get(f"/qualification/certificates/{certificate.id}").get_data(as_text=True)
     assert "补发" in history and "作废" in history
+    auth.logout()
+    auth.login(reviewer.username)
+    review = client.get(f"/backoffice/review/replacement/{record.id}").get_data(as_text=True)
+    assert certificate.number in review and "遗失" in review and "正本第 2 份已补发" in review
 
 
 def test_a_fee_sends_the_enterprise_to_payment(app, client, auth):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import flash, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -145,6 +145,8 @@ class ChangeRequestView(ApplicationPortalView):
     @expose("/apply", methods=["GET", "POST"])
     @has_access
     def apply(self):
+        if g.user.enterprise_id is None:  # only an enterprise applies (Admin holds every permission)
+            abort(404)
         refusal = self.refusal_before_apply()
         if refusal:
             flash(refusal, "warning")
