@@ -110,6 +110,9 @@ class Config:
     # Public certificate verification (page and JSON) per client address.
     VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT", "60 per minute")
 
+    # Who enterprises call about payments while the bank account is not published yet.
+    ASSOCIATION_CONTACT = os.environ.get("ASSOCIATION_CONTACT", "张静 0551-62818875 64280445")
+
     # Site content shown in the footer (the manual's 技术支持 / 协会联系人 block).
     SITE_FOOTER_LINES = [
         "技术支持：QQ群：836016592",

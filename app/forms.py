@@ -237,7 +237,7 @@ class PaymentForm(FlaskForm):
     """去缴费: 上传转账截图 + 联系手机号 -> 立即提交."""
 
     screenshot = FileField(_l("Transfer screenshot"))
-    payment_phone = phone_field(_l("Contact mobile"))
+    payment_phone = phone_field(_l("Contact mobile number"))
 
 
 class ReviewForm(FlaskForm):

@@ -166,5 +166,11 @@ SETTING_HELP: dict[str, Any] = {
 }
 
 
+def payment_instructions_missing(key: str = "membership.payment_instructions") -> bool:
+    """Whether the association has not yet replaced the seeded text by its own bank account."""
+    value = get_setting(key).strip()
+    return not value or value == DEFAULT_PAYMENT_INSTRUCTIONS.strip()
+
+
 def setting_help(key: str) -> str:
     return str(SETTING_HELP.get(key, ""))

@@ -144,6 +144,20 @@ def grow_users(ctx: dict, n: int) -> None:
         make_user("Reviewer")
 
 
+def grow_portal_home(ctx: dict, n: int) -> None:
+    """Everything the portal home's cards count or list: applications, certificates, staff, messages."""
+    from factories import make_certificate, make_qualification_application
+
+    owner = ctx["owner"]
+    for _ in range(n):
+        ctx["seq"] = ctx.get("seq", 700) + 1
+        make_staff(owner.enterprise, ctx["seq"])
+        make_certificate(owner.enterprise)
+        make_qualification_application(owner, status="returned", staff=0, materials=False, projects=0)
+        record = make_membership_application(owner.enterprise, status="submitted")
+        apply(record, "return", ctx["reviewer"], comment="请补充")
+
+
 def grow_nothing(ctx: dict, n: int) -> None:
     """Configuration lists hold a fixed set of rows."""
 
@@ -196,6 +210,7 @@ LIST_PAGES: list[tuple[str, str, Callable[[dict, int], None], int]] = [
     ("Admin", "/roles/list/", grow_nothing, 12),
     ("Admin", "/groups/list/", grow_nothing, 10),
     ("owner", "/membership/", grow_own_applications, 12),
+    ("owner", "/portal/", grow_portal_home, 18),
     ("owner", "/messages/", grow_messages, 8),
     ("owner", "/training/", grow_staff, 10),
     ("owner", "/qualification/new/", grow_own_qualification, 14),
@@ -247,7 +262,6 @@ NOT_LISTS = {
         for kind in ("new", "annual", "upgrade", "downgrade", "renewal")
         for page in ("apply", "notice")
     ),
-    "/portal/",
     "/regions/",
     "/register/",
     "/register/enterprise",

@@ -9,7 +9,7 @@ from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from .. import db, regions, sms_guard
+from .. import db, portal, regions, sms_guard
 from ..lists import CsvExportMixin
 from ..models import Enterprise, PlatformUser, StoredFile
 from ..scoping import (
@@ -20,6 +20,7 @@ from ..scoping import (
     is_enterprise_user,
     scoped,
 )
+from ..settings import payment_instructions_missing
 from ..uploads import storage_path
 from ..workflows import REGISTRY, load_workflows
 from .accounts import AccountView, ActivationView, CaptchaView, PasswordResetView, RegisterView
@@ -71,7 +72,8 @@ class HomeView(IndexView):
 
 
 class PortalView(BaseView):
-    """Enterprise portal home: the enterprise's own basic information."""
+    """Enterprise portal home: status cards (membership, certificates, applications, messages,
+    staff), then the enterprise's own basic information."""
 
     route_base = "/portal"
     class_permission_name = "Portal"
@@ -81,7 +83,7 @@ class PortalView(BaseView):
     @has_access
     def index(self):
         enterprise = get_scoped_or_404(Enterprise, g.user.enterprise_id)
-        return self.render_template("portal/index.html", enterprise=enterprise)
+        return self.render_template("portal/index.html", enterprise=enterprise, cards=portal.home(g.user))
 
 
 class BackOfficeView(BaseView):
@@ -101,6 +103,7 @@ class BackOfficeView(BaseView):
         ).all()
         stats = {
             "sms_budget_alert": is_association_admin(g.user) and sms_guard.budget_alert(),
+            "payment_instructions_missing": is_association_admin(g.user) and payment_instructions_missing(),
             "enterprises": sum(count for _province, count in enterprises_by_province),
             "accounts": db.session.scalar(select(func.count()).select_from(PlatformUser)),
             "files": db.session.scalar(select(func.count()).select_from(StoredFile)),
@@ -159,7 +162,7 @@ class EnterpriseDossierView(CsvExportMixin, ScopedActionsMixin, ModelView):
         "landline": _l("Enterprise landline"),
         "email": _l("E-mail"),
         "business_scope": _l("Business scope"),
-        "created_on": _l("Created"),
+        "created_on": _l("Registered on"),
         "changed_on": _l("Updated"),
     }
 

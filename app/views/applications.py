@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import flash, g, redirect, request, session, url_for
+from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -21,7 +21,7 @@ from .. import db
 from ..forms import DeliveryForm, PaymentForm
 from ..models import utcnow
 from ..scoping import get_scoped_or_404, scoped
-from ..settings import get_int, get_setting
+from ..settings import get_int, get_setting, payment_instructions_missing
 from ..uploads import UploadRejected
 from ..workflows import (
     REGISTRY,
@@ -98,6 +98,9 @@ class ApplicationPortalView(BaseView):
     def form_values(self, form: Any) -> dict[str, Any]:
         return {name: getattr(form, name).data for name in self.form_fields}
 
+    # Say why the enterprise may not apply before it sits through the notice (and not after).
+    refuse_before_notice = False
+
     def refusal_before_apply(self) -> str | None:
         """Why the enterprise may not start an application now (shown before the form)."""
         return None
@@ -139,6 +142,10 @@ class ApplicationPortalView(BaseView):
     def notice(self):
         if not self.notice_setting:
             return redirect(url_for(self.endpoint_for("apply")))
+        refusal = self.refusal_before_apply() if self.refuse_before_notice else None
+        if refusal:
+            flash(refusal, "warning")
+            return redirect(url_for(self.endpoint_for("index")))
         seconds = get_int(self.notice_seconds_setting) if self.notice_seconds_setting else 0
         if request.method == "GET":
             session[self._opened_key] = utcnow().isoformat()
@@ -282,6 +289,8 @@ class PaymentPortalMixin:
             title=self.pay_title,
             fee=self.fee_due(record),
             instructions=get_setting(self.payment_instructions_setting),
+            instructions_missing=payment_instructions_missing(self.payment_instructions_setting),
+            association_contact=current_app.config.get("ASSOCIATION_CONTACT", ""),
         )
 
     def fee_due(self, record: Any) -> Any:

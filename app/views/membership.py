@@ -53,6 +53,7 @@ class MembershipView(PaymentPortalMixin, ApplicationPortalView):
     index_template = "membership/index.html"
     detail_template = "membership/detail.html"
     pay_title = _l("Pay the membership fee")
+    refuse_before_notice = True
 
     def make_form(self, record: Any = None) -> Any:
         form = super().make_form(record)

@@ -50,7 +50,7 @@ class TrainingBatchView(AuditedModelViewMixin, ScopedActionsMixin, ModelView):
         "ends_on": _l("Ends on"),
         "place": _l("Place"),
         "capacity": _l("Capacity"),
-        "fee": _l("Fee (yuan)"),
+        "fee": _l("Training fee (yuan)"),
         "signup_opens_on": _l("Sign-up opens"),
         "signup_closes_on": _l("Sign-up closes"),
         "status": _l("Status"),

@@ -42,6 +42,18 @@ def make_member(record: MembershipApplication, actor, context) -> None:
     memberships.grant(record.enterprise_id, record.tier_id, fee, application_id=record.id, actor=actor)
 
 
+def fields_context(record: MembershipApplication) -> dict:
+    """The membership the application produced (its member number and period), once completed."""
+    from sqlalchemy import select
+
+    from .. import db
+    from ..models import Membership
+
+    if record.status != "completed":
+        return {"membership": None}
+    return {"membership": db.session.scalar(select(Membership).where(Membership.application_id == record.id))}
+
+
 WORKFLOW = register(
     Workflow(
         kind=KIND,
@@ -52,6 +64,7 @@ WORKFLOW = register(
         editable_states=("draft", "submitted", "returned"),
         final_states=("refused", "withdrawn", "completed"),
         fields_template="membership/_fields.html",
+        context=fields_context,
         portal_endpoint="MembershipView.detail",
         menu_icon="fa-id-badge",
         queue_label=_l("Membership applications"),
