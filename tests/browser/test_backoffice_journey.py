@@ -23,7 +23,7 @@ def test_admin_creates_reviewer_who_sees_back_office(live_app, live_server, page
     page.fill("#last_name", "张")
     page.fill("#username", "zhangjing")
     page.fill("#email", "zhangjing@association.example")
-    page.select_option("#roles", label="Reviewer")
+    page.select_option("#roles", label="协会审核员")
     page.fill("#password", "Review2026ok")
     page.fill("#conf_password", "Review2026ok")
     page.click("button:has-text('保存')")
