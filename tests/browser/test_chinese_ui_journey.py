@@ -33,6 +33,7 @@ def test_fab_confirm_dialog_and_date_picker_in_chinese(live_app, live_server, pa
     page.locator("a.confirm[id^='btn-delete-']").first.click()
     dialog = page.locator("#modal-confirm")
     expect(dialog).to_be_visible()
+    page.wait_for_timeout(400)  # Bootstrap's fade-in
     expect(dialog.locator("button[data-dismiss='modal']")).to_have_text("取消")
     expect(dialog.locator("#modal-confirm-ok")).to_have_text("确定")
     screenshot(page, "confirm-dialog-zh")
@@ -49,7 +50,10 @@ def test_fab_confirm_dialog_and_date_picker_in_chinese(live_app, live_server, pa
     page.set_viewport_size({"width": 375, "height": 800})
     page.goto(base + "/backoffice/qualification/rules/list/")
     page.locator("a.confirm[id^='btn-delete-']").first.click()
+    expect(page.locator("#modal-confirm #modal-confirm-ok")).to_be_visible()
     expect(page.locator("#modal-confirm #modal-confirm-ok")).to_have_text("确定")
+    page.wait_for_timeout(400)
+    assert no_sideways_scroll(page)
     screenshot(page, "confirm-dialog-zh-375")
     assert page.foreign_requests == []
 
