@@ -15,6 +15,7 @@ check in turn and expecting this file to fail.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
@@ -245,10 +246,16 @@ def make_tenants() -> dict:
 
     b_filing = make_filing_application(b, "submitted", person_in_charge="乙方机密负责人")
     b_filing.projects[0].name = "乙方机密备案项目"
+    from app import certificates
+
+    b_filing_certificate = certificates.issue(
+        "filing", enterprise_id=b.enterprise_id, holder_name=b.enterprise.name, valid_from=dt.date(2026, 1, 1)
+    )
     db.session.commit()
     return {
         "a": a,
         "b_filing": b_filing,
+        "b_filing_certificate": b_filing_certificate,
         "b": b,
         "b_file": b_file,
         "a_file": a_file,
@@ -301,6 +308,7 @@ def b_row_ids(tenants: dict) -> list[int]:
             tenants["b_staff"].id,
             tenants["b_free_staff"].id,
             tenants["b_filing"].id,
+            tenants["b_filing_certificate"].id,
             tenants["b_change"].id,
             tenants["b_replacement"].id,
             tenants["b_replacement_approved"].id,
@@ -424,6 +432,7 @@ def markers_of(tenants: dict) -> list[str]:
     b = tenants["b"]
     return [
         tenants["b_membership"].member_number,
+        tenants["b_filing_certificate"].number,
         b.enterprise.name,
         b.enterprise.credit_code,
         b.username,

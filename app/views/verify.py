@@ -123,5 +123,5 @@ class CertificateDocumentView(BaseView):
             db.session.commit()
         except IntegrityError:  # the same document rendered by a simultaneous request: use that one
             db.session.rollback()
-            stored = document_for(get_scoped_or_404(Certificate, certificate_id), copy)
+            stored = document_for(certificate, copy)
         return redirect(url_for("FileView.download", file_id=stored.id))
