@@ -51,17 +51,6 @@ class ReplacementForm(FlaskForm):
     )
 
 
-def own_certificates() -> list[Certificate]:
-    """The signed-in enterprise's certificates in force that a replacement may name."""
-    return list(
-        db.session.scalars(
-            scoped(select(Certificate), Certificate)
-            .where(Certificate.status == "valid", Certificate.kind.in_(replacement_workflow.REPLACEABLE_KINDS))
-            .order_by(Certificate.kind, Certificate.issued_on.desc(), Certificate.id.desc())
-        )
-    )
-
-
 class ReplacementView(PaymentPortalMixin, ApplicationPortalView):
     route_base = "/replacement"
     class_permission_name = "Replacement"
@@ -74,9 +63,19 @@ class ReplacementView(PaymentPortalMixin, ApplicationPortalView):
     detail_template = "replacement/detail.html"
     pay_title = _l("Pay the replacement fee")
 
+    def own_certificates(self) -> list[Certificate]:
+        """The signed-in enterprise's certificates in force that a replacement may name."""
+        return list(
+            db.session.scalars(
+                scoped(select(Certificate), Certificate)
+                .where(Certificate.status == "valid", Certificate.kind.in_(replacement_workflow.REPLACEABLE_KINDS))
+                .order_by(Certificate.kind, Certificate.issued_on.desc(), Certificate.id.desc())
+            )
+        )
+
     def make_form(self, record: Any = None) -> Any:
         form = self.form_class(obj=record if record is not None and request.method == "GET" else None)
-        form.certificate.choices = [(c.id, f"{KINDS[c.kind]} {c.number}") for c in own_certificates()]
+        form.certificate.choices = [(c.id, f"{KINDS[c.kind]} {c.number}") for c in self.own_certificates()]
         if record is not None and request.method == "GET":
             form.certificate.data = record.certificate_id
         return form
@@ -90,12 +89,12 @@ class ReplacementView(PaymentPortalMixin, ApplicationPortalView):
         }
 
     def refusal_before_apply(self) -> str | None:
-        if not own_certificates():
+        if not self.own_certificates():
             return _("Your enterprise holds no certificate in force that could be replaced")
         return None
 
     def index_context(self) -> dict[str, Any]:
-        return {"certificates": own_certificates(), "copies": replacement_workflow.COPIES}
+        return {"copies": replacement_workflow.COPIES}
 
     @expose("/")
     @has_access
