@@ -137,13 +137,24 @@ def home(user: Any) -> dict[str, Any]:
         .order_by(Application.id.desc())
         .limit(1)
     ).first()
+    if any(role.name == "OutOfProvinceEnterprise" for role in user.roles):
+        # 外省企业: filing instead of membership and qualification (those pages refuse them).
+        from .workflows.filing import current_filing
+
+        membership_application = None
+        filing = current_filing(enterprise_id, on)
+        out_of_province = True
+    else:
+        filing, out_of_province = None, False
     return {
-        "membership": current_membership(enterprise_id),
+        "out_of_province": out_of_province,
+        "filing": filing,
+        "membership": current_membership(enterprise_id) if not out_of_province else None,
         "membership_application": membership_application,
         "membership_state": state_label(membership_application.status, "membership")
         if membership_application
         else None,
-        "certificates": qualification_deadlines(enterprise_id, on),
+        "certificates": qualification_deadlines(enterprise_id, on) if not out_of_province else [],
         "applications": open_applications(enterprise_id),
         "unread": db.session.scalar(
             select(func.count())
