@@ -142,6 +142,8 @@ def test_a_fee_sends_the_enterprise_to_payment(app, client, auth):
         data={"delivery_method": "pickup", "csrf_token": csrf_token(client, f"/replacement/{record.id}")},
     )
     assert response.headers["Location"].endswith(f"/replacement/{record.id}/pay")
+    pay = client.get(f"/replacement/{record.id}/pay").get_data(as_text=True)
+    assert "补办费用" in pay and "50.00" in pay and "年费" not in pay
     db.session.expire_all()
     record = db.session.get(ReplacementRequest, record.id)
     assert record.status == "approved" and float(record.payment.fee) == 50

@@ -62,6 +62,7 @@ class ReplacementView(PaymentPortalMixin, ApplicationPortalView):
     form_template = "replacement/form.html"
     detail_template = "replacement/detail.html"
     pay_title = _l("Pay the replacement fee")
+    fee_label = _l("Replacement fee")
 
     def own_certificates(self) -> list[Certificate]:
         """The signed-in enterprise's certificates in force that a replacement may name."""
