@@ -10,6 +10,7 @@ from test_uploads import image_bytes
 from app import db
 from app.models import Certificate, CertificateEvent, ReplacementRequest, Setting
 from app.workflows import apply
+from app.workflows.replacement import voided_copies
 from conftest import csrf_token
 from factories import make_certificate, make_enterprise_user, make_replacement_request, make_user
 
@@ -111,6 +112,7 @@ def test_reissue_bumps_the_copy_and_voids_the_old_one(app, client, auth):
     events = db.session.scalars(select(CertificateEvent).where(CertificateEvent.certificate_id == certificate.id)).all()
     assert [e.event for e in events] == ["issued", "copy_reissued"]
     assert "正本第 2 份已补发" in events[-1].note and "正本第 1 份作废" in events[-1].note
+    assert voided_copies(certificate.id) == [("original", 1)]
     # 证书发放方式 as in 入会申请; free by default, so choosing it completes the reissue
     detail = client.get(f"/replacement/{record.id}").get_data(as_text=True)
     assert "证书发放方式" in detail and "免费" in detail and "作废" in detail

@@ -94,6 +94,17 @@ def reissue(record: ReplacementRequest, actor: Any, context: Any) -> None:
     certificates.record_event(certificate, "copy_reissued", note, actor)
 
 
+def voided_copies(certificate_id: int) -> list[tuple[str, int]]:
+    """(copy, serial) of every copy of the certificate declared void by a reissue, oldest first
+    (for pages that show a certificate: the verification page can say which copies no longer count)."""
+    rows = db.session.execute(
+        select(ReplacementRequest.copy, ReplacementRequest.voided_serial)
+        .where(ReplacementRequest.certificate_id == certificate_id, ReplacementRequest.voided_serial.is_not(None))
+        .order_by(ReplacementRequest.decided_on, ReplacementRequest.id)
+    )
+    return [(copy, serial) for copy, serial in rows]
+
+
 def delivery_chosen_and_free(record: ReplacementRequest, actor: Any) -> str | None:
     payment = record.payment
     if payment is None or payment.delivery_method not in ("mail", "pickup"):
