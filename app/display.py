@@ -79,9 +79,12 @@ VIEW_LABELS = {
     "BackOffice": _l("Workbench"),
     "CaptchaView": _l("Picture code"),
     "CertificateAdmin": _l("Certificate management"),
+    "CertificateApiView": _l("Certificate verification interface"),
+    "CertificateDocument": _l("Certificate documents"),
     "ChangeRequest": _l("Information change"),
     "EnrollmentAdmin": _l("Enrolments and results"),
     "EnterpriseDossier": _l("Enterprise dossiers"),
+    "Filing": _l("Out-of-province filing"),
     "HomeView": _l("Home"),
     "LocaleView": _l("Language"),
     "MaterialConfig": _l("Review materials"),
@@ -112,6 +115,7 @@ VIEW_LABELS = {
     "TrainingBatchAdmin": _l("Training batches"),
     "UserInfoEditView": _l("Own user information"),
     "UtilView": _l("Back"),
+    "VerifyView": _l("Certificate verification"),
     "WorkflowDiagram": _l("Review workflows"),
 }
 

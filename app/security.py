@@ -115,6 +115,12 @@ _FAB_ROUTES_WE_DROP = {"download"}
 class PlatformUserModelView(ChineseRelatedLabelsMixin, AuditedModelViewMixin, ScopedActionsMixin, UserDBModelView):
     exclude_route_methods = UserDBModelView.exclude_route_methods | _FAB_ROUTES_WE_DROP
     audit_exclude = ("password",)
+    # FAB's help for these fields speaks of LDAP and OpenID sign-in, which we do not offer.
+    description_columns = {
+        **UserDBModelView.description_columns,
+        "username": _l("The name the user signs in with (an enterprise signs in with its mobile number)"),
+        "email": _l("The user's e-mail address"),
+    }
 
 
 class PlatformRoleModelView(ChineseRelatedLabelsMixin, AuditedModelViewMixin, ScopedActionsMixin, RoleModelView):
