@@ -66,7 +66,9 @@ def test_workflow_diagrams_render(live_app, live_server, page):
     page.wait_for_url("**/backoffice/")
     page.goto(live_server.url + "/backoffice/workflows/")
     page.wait_for_selector("body[data-diagrams=rendered]")
-    expect(page.locator(".workflow-diagram svg").first).to_be_visible()
-    expect(page.locator(".workflow-diagram svg").first).to_contain_text("确认缴费")
+    membership = page.locator(".panel", has=page.locator(".panel-heading", has_text="入会申请")).first
+    expect(membership.locator(".workflow-diagram svg")).to_be_visible()
+    expect(membership.locator(".workflow-diagram svg")).to_contain_text("确认缴费")
+    expect(page.locator("body")).not_to_contain_text("can_receive")
     screenshot(page, "workflow-diagram")
     assert page.foreign_requests == []
