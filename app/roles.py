@@ -73,8 +73,14 @@ PORTAL = PORTAL_COMMON + [
 ]
 
 # Enterprises registered elsewhere (外省企业): 外省企业备案 instead of membership and qualification
-# (those pages refuse them on the server too: app/views/filing.py).
-OUT_OF_PROVINCE_PORTAL = PORTAL_COMMON + [write("Filing"), *menu("FilingMenu")]
+# (those pages refuse them on the server too: app/views/filing.py); 信息变更 (the 登记表 takes the
+# profile, and says to correct it there) and 证书补办 (of the 备案证明) as for every enterprise.
+OUT_OF_PROVINCE_PORTAL = PORTAL_COMMON + [
+    write("Filing"),
+    write("ChangeRequest"),
+    write("Replacement"),
+    *menu("FilingMenu", "ChangeRequestMenu", "ReplacementMenu"),
+]
 
 TRAINING_READ = [
     read("TrainingBatchAdmin"),
