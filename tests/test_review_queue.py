@@ -258,3 +258,18 @@ def test_fab_lists_export_csv_with_their_search(app, client, auth):
     rows = csv_rows(response)
     assert rows[0][0] == "企业名称"
     assert [row[0] for row in rows[1:]] == ["合肥导出甲公司"]
+
+
+def test_a_member_tier_can_be_taken_out_of_use(app, client, auth):
+    """The 在用 box can be unticked (FAB's InputRequired on a boolean column refused every unticked box)."""
+    admin = make_user("AssociationAdmin")
+    auth.login(admin.username)
+    tier = db.session.scalar(select(MemberTier).where(MemberTier.name == "副会长单位"))
+    token = csrf_token(client, f"/backoffice/member-tiers/edit/{tier.id}")
+    response = client.post(
+        f"/backoffice/member-tiers/edit/{tier.id}",
+        data={"csrf_token": token, "name": tier.name, "annual_fee": "20000", "sort_order": "4"},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    db.session.expire_all()
+    assert db.session.get(MemberTier, tier.id).active is False

@@ -24,8 +24,8 @@ from ..settings import payment_instructions_missing
 from ..uploads import storage_path
 from ..workflows import REGISTRY, load_workflows
 from .accounts import AccountView, ActivationView, CaptchaView, PasswordResetView, RegisterView
-from .filing import FilingView, refuse_out_of_province
 from .change import ChangeRequestView
+from .filing import FilingView, refuse_out_of_province
 from .membership import MembershipView
 from .messages import MessagesView
 from .qualification import PORTAL_VIEWS as QUALIFICATION_VIEWS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, request
+from wtforms import BooleanField
 
 
 def flash_form_errors(form) -> None:
@@ -19,3 +20,9 @@ def page_number() -> int:
     if not (value.isascii() and value.isdigit() and len(value) <= 6):
         return 1
     return max(int(value), 1)
+
+
+def checkboxes(labels: dict, *names: str, ticked: tuple[str, ...] = ()) -> dict:
+    """Plain checkboxes for non-nullable boolean columns: FAB gives them InputRequired, which an
+    unticked box (the browser sends nothing) never satisfies, so no flag could ever be turned off."""
+    return {name: BooleanField(labels[name], default=name in ticked) for name in names}

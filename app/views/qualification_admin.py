@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
-from wtforms import BooleanField, SelectField
+from wtforms import SelectField
 from wtforms.validators import ValidationError
 
 from .. import certificates, db, qualification, regions
@@ -24,7 +24,7 @@ from ..lists import Column, CsvExportMixin, csv_response, paginate, stream_rows
 from ..models import Certificate, Enterprise, MaterialRequirement, QualificationLevel, StaffingRule
 from ..notify import notify_enterprise
 from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
-from .common import page_number
+from .common import checkboxes, page_number
 
 PAGE_SIZE = 50
 APPLICATION_KINDS = [
@@ -49,12 +49,6 @@ def _yes_no(value) -> str:
 
 def _blank(value) -> str:
     return "" if value is None else str(value)
-
-
-def checkboxes(labels: dict, *names: str, ticked: tuple[str, ...] = ()) -> dict:
-    """Plain checkboxes for non-nullable boolean columns: FAB gives them InputRequired, which an
-    unticked box (the browser sends nothing) never satisfies, so no flag could ever be turned off."""
-    return {name: BooleanField(labels[name], default=name in ticked) for name in names}
 
 
 def _positive(field, allow_none=True) -> None:

@@ -26,7 +26,7 @@ from ..numbering import PatternError, check_pattern
 from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
 from ..settings import get_int, setting_help
 from ..workflows import REGISTRY, Workflow, WorkflowError, apply, available, diagram, may_review, state_label
-from .common import page_number
+from .common import checkboxes, page_number
 
 PAGE_SIZE = 50
 
@@ -333,6 +333,8 @@ class MemberTierView(AuditedModelViewMixin, ScopedActionsMixin, ModelView):
         "sort_order": _l("Order"),
         "active": _l("In use"),
     }
+    # 在用 can be turned off (FAB's InputRequired on a non-nullable boolean refuses an unticked box)
+    add_form_extra_fields = edit_form_extra_fields = checkboxes(label_columns, "active", ticked=("active",))
     validators_columns = {
         "annual_fee": [lambda form, field: _non_negative(field)],
     }
