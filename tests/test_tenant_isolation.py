@@ -204,6 +204,10 @@ def make_tenants() -> dict:
     )
     b_submitted = make_membership_application(b.enterprise, status="submitted", main_business="乙方机密业务范围")
     a_application = make_membership_application(a.enterprise, status="submitted")
+    from factories import make_qualification_application as _qualification
+
+    # A's own draft: A's wizard pages (the staff picker …) must not list B's rows either.
+    a_qualification = _qualification(a, "qualification_new", "draft", "L3", staff=0, materials=False, projects=0)
     from app.staff import sign_up
 
     batch = make_batch()
@@ -262,6 +266,7 @@ def make_tenants() -> dict:
         "b_application": b_application,
         "b_submitted": b_submitted,
         "a_application": a_application,
+        "a_qualification": a_qualification,
         "b_staff": b_staff,
         "b_free_staff": b_free_staff,
         "batch": batch,
@@ -487,6 +492,16 @@ def test_no_route_reveals_or_changes_another_enterprise(app, client, auth, tenan
             assert snapshot(b.enterprise_id) == before, f"{actor} {method} {url} changed enterprise B's data"
             checked += 1
     assert checked > 20  # the sweep really walked the routes
+    # A's own pages (its applications, its staff) list choices too: none of them may be B's.
+    a_owned = owned_rows(a.enterprise_id)
+    a_ids = sorted(a_owned.get("application", set()) | a_owned.get("technical_staff", set()))
+    for rule, url in candidate_urls(app, a_ids, tenants):
+        if rule.arguments and "GET" in rule.methods:
+            response = client.get(url)
+            if 200 <= response.status_code < 300:
+                text = response.get_data().decode("utf-8", "replace")
+                leaked = [m for m in markers if m in text]
+                assert not leaked, f"{actor} GET {url} (A's own row) revealed {leaked}"
 
 
 def enterprise_post_routes(app) -> list:
