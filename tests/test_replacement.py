@@ -172,3 +172,24 @@ def test_one_open_report_per_copy(app, client, auth):
     assert requests() == 1
     assert post_report(client, certificate.id, copy="duplicate").status_code == 302
     assert requests() == 2
+
+
+def test_the_verification_page_says_which_copy_is_void(app, client, auth):
+    """§4: after a reissue the public page and the API name the old copy as void."""
+    from urllib.parse import quote
+
+    owner = make_enterprise_user()
+    certificate = make_certificate(owner.enterprise)
+    auth.login(owner.username)
+    assert post_report(client, certificate.id).status_code == 302
+    auth.logout()
+    page = client.get(f"/verify/{quote(certificate.number)}").get_data(as_text=True)
+    assert "已作废" not in page
+    record = db.session.scalar(select(ReplacementRequest))
+    reviewer = make_user("Reviewer")
+    apply(record, "receive", reviewer)
+    apply(record, "approve", reviewer)
+    page = client.get(f"/verify/{quote(certificate.number)}").get_data(as_text=True)
+    assert "以下证书已补发，原件作废：正本第 1 份" in page
+    data = client.get(f"/api/v1/certificates/{quote(certificate.number)}").get_json()
+    assert data["certificate"]["void_copies"] == ["正本第 1 份"]

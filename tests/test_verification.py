@@ -23,6 +23,7 @@ FIELDS = {
     "valid_until",
     "issued_on",
     "last_annual_review",
+    "void_copies",  # which copies a 证书补办 replaced (copy and serial only)
     "issued_by",
 }
 

@@ -15,6 +15,7 @@ from typing import Any
 from flask import current_app, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import limit
+from flask_babel import gettext as _
 from marshmallow import Schema, fields
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +25,8 @@ from ..certificate_pdf import COPIES, annual_reviews, document_for, effective_st
 from ..models import Certificate
 from ..scoping import get_scoped_or_404
 from ..settings import get_setting
+from ..workflows.replacement import COPIES as REPLACEMENT_COPIES
+from ..workflows.replacement import voided_copies
 
 
 def verify_limit() -> str:
@@ -44,6 +47,7 @@ class CertificateVerificationSchema(Schema):
     valid_until = fields.Date(allow_none=True)
     issued_on = fields.Date()
     last_annual_review = fields.String(allow_none=True)
+    void_copies = fields.List(fields.String())  # copies replaced through 证书补办: they no longer count
     issued_by = fields.String()
 
 
@@ -69,6 +73,10 @@ def public_view(certificate: Certificate) -> dict[str, Any]:
         "valid_until": certificate.valid_until,
         "issued_on": certificate.issued_on,
         "last_annual_review": reviews[-1] if reviews else None,
+        "void_copies": [
+            _("%(copy)s No. %(n)s", copy=REPLACEMENT_COPIES.get(copy, copy), n=serial)
+            for copy, serial in voided_copies(certificate.id)
+        ],
         "issued_by": get_setting("certificate.association_name"),
     }
 
