@@ -258,10 +258,15 @@ class PaymentPortalMixin:
             return self._detail(record)
         try:
             payments.choose_delivery(record, g.user, form.data)
+            finished = self.after_delivery(record)
         except WorkflowError as error:
             flash(error.message, "danger")
             return self._detail(record)
-        return redirect(url_for(self.endpoint_for("pay"), application_id=record.id))
+        return finished or redirect(url_for(self.endpoint_for("pay"), application_id=record.id))
+
+    def after_delivery(self, record: Any) -> Any:
+        """Once 证书发放方式 is stored: a response to end there (a free reissue), or None for 去缴费."""
+        return None
 
     @expose("/<int:application_id>/pay", methods=["GET", "POST"])
     @has_access

@@ -17,14 +17,12 @@ from wtforms.validators import DataRequired, Length
 
 from .. import db
 from ..certificates import KINDS
-from ..forms import DeliveryForm
 from ..models import ApplicationFile, Certificate
 from ..scoping import scoped
 from ..uploads import UploadRejected, save_upload
-from ..workflows import WorkflowError, apply, can_edit, create_and_fire, payments, update_data
+from ..workflows import WorkflowError, apply, can_edit, create_and_fire, update_data
 from ..workflows import replacement as replacement_workflow
 from .applications import ApplicationPortalView, PaymentPortalMixin, form_version
-from .common import flash_form_errors
 
 PROOF = "replacement_proof"
 
@@ -179,27 +177,13 @@ class ReplacementView(PaymentPortalMixin, ApplicationPortalView):
 
     # --- 证书发放方式: free reissues end there, paid ones go on to 去缴费 ---------------------------
 
-    @expose("/<int:application_id>/delivery", methods=["POST"])
-    @has_access
-    def delivery(self, application_id: int):
-        record = self._own(application_id)
-        if record.status not in payments.PAYABLE_STATES:
-            flash(_("Payment is not possible in the current state"), "warning")
-            return self._detail(record)
-        form = DeliveryForm()
-        if not form.validate_on_submit():
-            flash_form_errors(form)
-            return self._detail(record)
-        try:
-            payments.choose_delivery(record, g.user, form.data)
-            if not self.fee_due(record):
-                apply(record, "deliver", g.user)
-                flash(_("Delivery confirmed: the association will deliver the reissued copy"), "success")
-                return self._detail(record)
-        except WorkflowError as error:
-            flash(error.message, "danger")
-            return self._detail(record)
-        return redirect(url_for(self.endpoint_for("pay"), application_id=record.id))
+    def after_delivery(self, record: Any) -> Any:
+        """A free reissue ends with 证书发放方式; a paid one goes on to 去缴费."""
+        if self.fee_due(record):
+            return None
+        apply(record, "deliver", g.user)
+        flash(_("Delivery confirmed: the association will deliver the reissued copy"), "success")
+        return self._detail(record)
 
     def detail_context(self, record: Any) -> dict[str, Any]:
         return {"fee": self.fee_due(record)}
