@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import threading
 
 import pytest
 import time_machine
@@ -1077,9 +1076,9 @@ def test_renewal_suffix_with_a_pattern_that_has_a_dash(app):
 def test_sixteen_concurrent_approvals_give_sixteen_gapless_numbers(_app, tmp_path, database_url):
     if database_url.startswith("sqlite"):
         pytest.skip("needs a database with row locks: runs on PostgreSQL in CI")
-    from app import create_app
     from app.models import PlatformUser
-    from conftest import app_settings, clean_database
+    from concurrency import race, separate_apps
+    from conftest import clean_database
 
     with _app.app_context():
         clean_database()
@@ -1088,27 +1087,20 @@ def test_sixteen_concurrent_approvals_give_sixteen_gapless_numbers(_app, tmp_pat
             owner = enterprise_user()
             ids.append(READY_APPLICATION["qualification_new"](owner, "received").id)
         reviewer_id = make_user("Reviewer").id
-    barrier = threading.Barrier(16)
-    errors: list[str] = []
 
-    def review(record_id: int) -> None:
-        app = create_app("config.Config", **app_settings(tmp_path, database_url))
-        with app.app_context():
-            record = db.session.get(Application, record_id)
-            reviewer = db.session.get(PlatformUser, reviewer_id)
-            _ = record.version, reviewer.roles, record.level, record.enterprise
-            barrier.wait()
-            try:
+    def reviewer_of(app, record_id: int):
+        def review(go) -> None:
+            with app.app_context():
+                record = db.session.get(Application, record_id)
+                reviewer = db.session.get(PlatformUser, reviewer_id)
+                _ = record.version, reviewer.roles, record.level, record.enterprise
+                go()
                 apply(record, "approve", reviewer)
-            except Exception as error:  # noqa: BLE001 - reported below
-                errors.append(repr(error))
 
-    threads = [threading.Thread(target=review, args=(record_id,)) for record_id in ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+        return review
+
+    apps = separate_apps(16, tmp_path, database_url)
+    race([reviewer_of(app, record_id) for app, record_id in zip(apps, ids, strict=True)], timeout=120)
     with _app.app_context():
         numbers = db.session.scalars(select(Certificate.number).where(Certificate.application_id.in_(ids))).all()
         assert len(numbers) == len(set(numbers)) == 16
@@ -1378,35 +1370,31 @@ def test_seed_inserts_the_rules_md_defaults_once_and_never_overwrites(app):
 def test_two_simultaneous_starts_leave_one_open_application(_app, tmp_path, database_url):
     if database_url.startswith("sqlite"):
         pytest.skip("needs a database with row locks: runs on PostgreSQL in CI")
-    from app import create_app
     from app.models import PlatformUser
     from app.qualification import NotEligible
     from app.workflows import qualification as wizard
-    from conftest import app_settings, clean_database
+    from concurrency import race, separate_apps
+    from conftest import clean_database
 
     with _app.app_context():
         clean_database()
         owner_id, level_id = enterprise_user().id, level("L3").id
-    barrier = threading.Barrier(4)
-    outcomes: list[str] = []
 
-    def start() -> None:
-        app = create_app("config.Config", **app_settings(tmp_path, database_url))
-        with app.app_context():
-            owner = db.session.get(PlatformUser, owner_id)
-            _ = owner.roles, owner.enterprise_id
-            barrier.wait()
-            try:
-                wizard.start("qualification_new", owner, level_id)
-                outcomes.append("created")
-            except NotEligible:
-                outcomes.append("refused")
+    def starter(app):
+        def start(go) -> str:
+            with app.app_context():
+                owner = db.session.get(PlatformUser, owner_id)
+                _ = owner.roles, owner.enterprise_id
+                go()
+                try:
+                    wizard.start("qualification_new", owner, level_id)
+                    return "created"
+                except NotEligible:
+                    return "refused"
 
-    threads = [threading.Thread(target=start) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+        return start
+
+    outcomes = race([starter(app) for app in separate_apps(4, tmp_path, database_url)])
     with _app.app_context():
         assert sorted(outcomes) == ["created", "refused", "refused", "refused"]
         assert count(QualificationApplication) == 1

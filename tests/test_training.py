@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import threading
 
 import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
-from app import create_app, db
+from app import db
 from app.models import AuditLog, Enrollment, StoredFile, TechnicalStaff
 from app.spreadsheets import headers
 from app.staff import check_staff, sign_up
-from conftest import app_settings, csrf_token
+from concurrency import race, separate_apps
+from conftest import csrf_token
 from factories import id_number, make_batch, make_enterprise_user, make_staff, make_user, person, workbook
 
 
@@ -119,7 +119,9 @@ def test_edit_keeps_history_and_archive(app, client, auth):
     staff_form(client, person(12, title="高级工程师"), url=f"/training/staff/{staff.id}/edit")
     db.session.expire_all()
     assert staff.title == "高级工程师"
-    history = db.session.scalars(select(AuditLog).where(AuditLog.object_type == "TechnicalStaff")).all()
+    history = db.session.scalars(
+        select(AuditLog).where(AuditLog.object_type == "TechnicalStaff").order_by(AuditLog.id)
+    ).all()
     assert [h.action for h in history] == ["create", "update"] and "工程师" in history[1].before
     assert "变更记录" in client.get(f"/training/staff/{staff.id}").get_data(as_text=True)
     client.post(f"/training/staff/{staff.id}/archive", data={"csrf_token": csrf_token(client, "/training/")})
@@ -342,21 +344,18 @@ def test_last_seats_race(_app, tmp_path, database_url):
         clean_database()
         batch_id = make_batch(capacity=5).id
         enterprises = [make_enterprise_user().enterprise_id, make_enterprise_user().enterprise_id]
-    barrier = threading.Barrier(2)
-    results = []
 
-    def attempt(enterprise_id: int, offset: int) -> None:
-        app = create_app("config.Config", **app_settings(tmp_path, database_url))
-        with app.app_context():
-            rows = [(i + 2, person(offset + i)) for i in range(3)]
-            barrier.wait()
-            results.append(sign_up(batch_id, enterprise_id, rows))
+    def signer(app, enterprise_id: int, offset: int):
+        def attempt(go):
+            with app.app_context():
+                rows = [(i + 2, person(offset + i)) for i in range(3)]
+                go()
+                return sign_up(batch_id, enterprise_id, rows)
 
-    threads = [threading.Thread(target=attempt, args=(eid, 200 + n * 10)) for n, eid in enumerate(enterprises)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+        return attempt
+
+    apps = separate_apps(2, tmp_path, database_url)
+    results = race([signer(app, eid, 200 + n * 10) for n, (app, eid) in enumerate(zip(apps, enterprises, strict=True))])
     with _app.app_context():
         assert count(Enrollment) == 3
         assert sorted(r.enrolled for r in results) == [0, 3]

@@ -3,12 +3,10 @@ concurrency, audit and notices."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
-from app import create_app, db
+from app import db
 from app.models import (
     Application,
     AuditLog,
@@ -18,7 +16,8 @@ from app.models import (
 )
 from app.workflows import REGISTRY, Conflict, GuardFailed, WorkflowError, apply, available, diagram
 from app.workflows.membership import WORKFLOW
-from conftest import app_settings, outbox
+from concurrency import race, separate_apps
+from conftest import outbox
 from factories import READY_APPLICATION, make_enterprise_user, make_membership_application, make_user
 
 ACTORS = ("owner", "other_enterprise", "reviewer", "association_admin", "admin")
@@ -324,29 +323,26 @@ def test_two_reviewers_at_once_exactly_one_wins(_app, tmp_path, database_url):
         clean_database()
         record_id = make_membership_application(make_enterprise_user().enterprise, status="received").id
         reviewer_ids = [make_user("Reviewer").id, make_user("Reviewer").id]
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def review(reviewer_id: int) -> None:
-        app = create_app("config.Config", **app_settings(tmp_path, database_url))
-        with app.app_context():
-            from app.models import PlatformUser
+    def reviewer_of(app, reviewer_id: int):
+        def review(go) -> str:
+            with app.app_context():
+                from app.models import PlatformUser
 
-            record = db.session.get(Application, record_id)
-            reviewer = db.session.get(PlatformUser, reviewer_id)
-            _ = record.version, reviewer.roles
-            barrier.wait()
-            try:
-                apply(record, "approve", reviewer)
-                outcomes.append("won")
-            except Conflict:
-                outcomes.append("conflict")
+                record = db.session.get(Application, record_id)
+                reviewer = db.session.get(PlatformUser, reviewer_id)
+                _ = record.version, reviewer.roles
+                go()
+                try:
+                    apply(record, "approve", reviewer)
+                    return "won"
+                except Conflict:
+                    return "conflict"
 
-    threads = [threading.Thread(target=review, args=(rid,)) for rid in reviewer_ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+        return review
+
+    apps = separate_apps(2, tmp_path, database_url)
+    outcomes = race([reviewer_of(app, rid) for app, rid in zip(apps, reviewer_ids, strict=True)], timeout=30)
     assert sorted(outcomes) == ["conflict", "won"]
     with _app.app_context():
         assert (
@@ -364,21 +360,21 @@ def test_numbers_stay_gapless_under_concurrent_issue(_app, tmp_path, database_ur
 
     with _app.app_context():
         clean_database()
-    results: list[str] = []
-    barrier = threading.Barrier(6)
 
-    def issue() -> None:
-        app = create_app("config.Config", **app_settings(tmp_path, database_url))
-        with app.app_context():
-            barrier.wait()
-            for _ in range(5):
-                results.append(next_number("qualification"))
-                db.session.commit()
+    def issuer(app):
+        def issue(go) -> list[str]:
+            with app.app_context():
+                go()
+                numbers = []
+                for _ in range(5):
+                    numbers.append(next_number("qualification"))
+                    db.session.commit()
+                return numbers
 
-    threads = [threading.Thread(target=issue) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+        return issue
+
+    results = [
+        n for numbers in race([issuer(app) for app in separate_apps(6, tmp_path, database_url)]) for n in numbers
+    ]
     sequence = sorted(int(number.split("第")[1].rstrip("号")) for number in results)
     assert sequence == list(range(1, 31))
