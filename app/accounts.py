@@ -229,12 +229,50 @@ def activate_legacy_account(account_id: int, phone: str, password_hash: str) -> 
         legal_person=account.legal_person,
     )
     try:
-        user = create_enterprise_account(phone, password_hash, data)
+        imported = imported_enterprise(account.credit_code)
+        if imported is not None:
+            user = create_account_for_imported(phone, password_hash, imported)
+        else:
+            user = create_enterprise_account(phone, password_hash, data)
     except AccountError:
         db.session.rollback()
         raise
     account.activated_user_id = user.id
     db.session.commit()
+    return user
+
+
+def imported_enterprise(credit_code: str) -> Enterprise | None:
+    """The enterprise `flask legacy import enterprises` created for this credit code, still without an account."""
+    enterprise = db.session.scalar(select(Enterprise).where(Enterprise.credit_code == credit_code))
+    if enterprise is None or db.session.scalar(select(PlatformUser.id).where(PlatformUser.enterprise_id == enterprise.id)):
+        return None
+    return enterprise
+
+
+def create_account_for_imported(phone: str, password_hash: str, enterprise: Enterprise) -> PlatformUser:
+    """The account of an imported enterprise: its certificates and memberships are already there."""
+    if phone_taken(phone):
+        raise AccountError(_("This mobile phone number is already registered; please sign in"))
+    sm = current_app.appbuilder.sm
+    enterprise.mobile = enterprise.mobile or phone
+    user = PlatformUser(
+        username=phone,
+        phone=phone,
+        first_name=enterprise.contact_person or enterprise.name,
+        last_name="",
+        email=None,
+        active=True,
+        password=password_hash,
+        roles=[sm.find_role(role_for_region(enterprise.region_code))],
+        enterprise=enterprise,
+    )
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise AccountError(_("This mobile phone number or enterprise is already registered")) from None
     return user
 
 

@@ -33,6 +33,7 @@ ACTION_LABELS = {
     "add_project": _l("Project added"),
     "remove_project": _l("Project removed"),
     "file": _l("Material uploaded"),
+    "import": _l("Imported from the old system"),
 }
 
 

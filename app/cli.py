@@ -1,4 +1,4 @@
-"""Command-line tasks: `flask roles sync`, `flask legacy import FILE.csv`, `flask training purge-error-sheets`."""
+"""Command-line tasks: `flask roles sync`, `flask legacy import KIND FILE`, `flask training purge-error-sheets`."""
 
 import sys
 
@@ -32,12 +32,17 @@ def seed_command() -> None:
     )
 
 
-legacy_cli = AppGroup("legacy", help="Accounts of the old system.")
+legacy_cli = AppGroup("legacy", help="Switch-over from the old system.")
 
 
-@legacy_cli.command("import")
+@legacy_cli.group("import")
+def legacy_import_group() -> None:
+    """Import the old system's exports, in this order: accounts, enterprises, memberships, certificates, staff."""
+
+
+@legacy_import_group.command("accounts")
 @click.argument("csv_file", type=click.File("rb"))
-def legacy_import_command(csv_file) -> None:
+def legacy_import_accounts_command(csv_file) -> None:
     """Import old-system accounts from CSV (UTF-8 or GBK). All rows are checked; nothing is
     imported unless every row is valid. Columns: old_account, password_hash, hash_scheme
     (md5, sha1, sha256_salted = sha256(salt + password), plain), salt, enterprise_name,
@@ -57,6 +62,42 @@ def legacy_import_command(csv_file) -> None:
         click.echo(f"{len(errors)} problem(s); nothing imported.", err=True)
         sys.exit(1)
     click.echo(f"{count} legacy account(s) imported.")
+
+
+def _legacy_kind_command(kind: str, summary: str) -> None:
+    from .legacy import describe
+
+    columns = "; ".join(f"{c.name}{'' if c.required else ' (optional)'}: {c.description}" for c in describe(kind))
+
+    @legacy_import_group.command(kind, help=f"{summary} CSV (UTF-8, UTF-8 with BOM, GBK) or .xlsx. Columns: {columns}.")
+    @click.argument("data_file", type=click.File("rb"))
+    @click.option("--dry-run", is_flag=True, help="Print what would be created, updated and refused; change nothing.")
+    def command(data_file, dry_run: bool) -> None:
+        from .legacy import ImportRefused, run_import
+
+        try:
+            report = run_import(kind, data_file.read(), getattr(data_file, "name", kind), dry_run=dry_run)
+        except ImportRefused as error:
+            click.echo(f"error: {error.message}", err=True)
+            sys.exit(1)
+        for outcome in report.outcomes:
+            line = f"line {outcome.line}: {outcome.action} {outcome.key}" + (f" ({outcome.detail})" if outcome.detail else "")
+            click.echo(line, err=outcome.action == "refuse")
+        counts = ", ".join(f"{report.count(a)} {a}" for a in ("create", "update", "unchanged", "refuse"))
+        click.echo(f"{kind}: {counts}; sha256 {report.sha256}")
+        if report.refused:
+            click.echo(f"{len(report.refused)} row(s) refused; nothing imported.", err=True)
+            sys.exit(1)
+        click.echo("dry run: nothing changed." if dry_run else ("imported." if report.applied else "nothing to change."))
+
+
+for _kind, _summary in (
+    ("enterprises", "Enterprise profiles (accounts imported before)."),
+    ("memberships", "Memberships: tier, member number, period, fee paid."),
+    ("certificates", "Qualification certificates: level, number, dates, status, annual reviews, copies."),
+    ("staff", "Technical staff with training results and certificate numbers."),
+):
+    _legacy_kind_command(_kind, _summary)
 
 
 training_cli = AppGroup("training", help="Technical staff and training sign-up.")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import string
+from collections.abc import Iterable
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import db
@@ -52,3 +55,56 @@ def next_number(kind: str, today: dt.date | None = None) -> str:
             pass  # another transaction created the row first; the UPDATE below waits for it
         seq = db.session.execute(statement).scalar_one()
     return render(get_setting(f"number_pattern.{kind}"), year, seq)
+
+
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """A regular expression matching the numbers `pattern` renders, with groups `year` and `seq`."""
+    parts = []
+    for literal, name, _spec, _conversion in string.Formatter().parse(pattern):
+        parts.append(re.escape(literal))
+        if name == "year":
+            parts.append(r"(?P<year>\d{4})")
+        elif name == "seq":
+            parts.append(r"(?P<seq>\d+)")
+        elif name is not None:
+            raise PatternError(f"bad number pattern {pattern!r}: unknown field {name!r}")
+    return re.compile("".join(parts) + r"\Z")
+
+
+def parse_number(pattern: str, number: str) -> tuple[int | None, int] | None:
+    """(year or None if the pattern has none, seq) of a number the pattern renders, else None."""
+    match = pattern_regex(pattern).match(number.strip())
+    if match is None:
+        return None
+    year = match.groupdict().get("year")
+    return (int(year) if year else None, int(match["seq"]))
+
+
+def continue_after(kind: str, numbers: Iterable[tuple[str, dt.date]]) -> dict[int, int]:
+    """Move each year's sequence of `kind` past the highest of `numbers` (imported numbers, with the date
+    the platform would have numbered them by); numbers the configured pattern does not render are skipped.
+
+    Runs inside the caller's transaction; returns {year: highest seq seen}.
+    """
+    pattern = get_setting(f"number_pattern.{kind}")
+    highest: dict[int, int] = {}
+    for number, on in numbers:
+        parsed = parse_number(pattern, number)
+        if parsed is None:
+            continue
+        year = parsed[0] or on.year
+        highest[year] = max(highest.get(year, 0), parsed[1])
+    for year, seq in highest.items():
+        moved = db.session.execute(
+            update(NumberSequence)
+            .where(NumberSequence.kind == kind, NumberSequence.year == year, NumberSequence.last < seq)
+            .values(last=seq)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount == 0:
+            exists = db.session.scalar(
+                select(NumberSequence.last).where(NumberSequence.kind == kind, NumberSequence.year == year)
+            )
+            if exists is None:
+                db.session.execute(insert(NumberSequence).values(kind=kind, year=year, last=seq))
+    return highest

@@ -93,6 +93,10 @@ DEFAULT_SETTINGS: dict[str, tuple[str, str]] = {
         "email 电子邮箱, business_scope 经营范围；逗号分隔）",
     ),
     "replacement.fee": ("0", "证书补办费用（元；0 表示不收费，选择证书发放方式后即完成）"),
+    "legacy.level_map": (
+        "壹级=一级\n贰级=二级\n叁级=三级\n一级资质=一级\n二级资质=二级\n三级资质=三级",
+        "旧系统切换：旧系统资质等级名称与平台资质等级的对应（每行“旧名称=平台等级名称”）",
+    ),
 }
 
 DEFAULT_TIERS = [("会员单位", 2000, 1), ("理事单位", 5000, 2), ("常务理事单位", 10000, 3), ("副会长单位", 20000, 4)]
@@ -163,6 +167,10 @@ SETTING_HELP: dict[str, Any] = {
     "staff.educations": _l("The choices of the staff form and the sign-up sheet, separated by commas."),
     "staff.titles": _l("The choices of the staff form and the sign-up sheet, separated by commas."),
     "staff.positions": _l("The choices of the staff form and the sign-up sheet, separated by commas."),
+    "legacy.level_map": _l(
+        "One line per old level name: old name=platform level name. Used by `flask legacy import certificates`; "
+        "a level name found neither here nor among the platform's levels refuses the file."
+    ),
 }
 
 

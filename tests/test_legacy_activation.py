@@ -115,9 +115,9 @@ def test_cli_import(app, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_bytes(csv_bytes(row("cli_bad", "pw", region="000000")))
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["legacy", "import", str(bad)])
+    result = runner.invoke(args=["legacy", "import", "accounts", str(bad)])
     assert result.exit_code == 1 and "line 2: region_code" in result.output
-    result = runner.invoke(args=["legacy", "import", str(good)])
+    result = runner.invoke(args=["legacy", "import", "accounts", str(good)])
     assert result.exit_code == 0 and "1 legacy account(s) imported" in result.output
 
 
