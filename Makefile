@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Test processes (pytest-xdist): one per core by default; PYTEST_WORKERS=0 runs the suite in one process.
+PYTEST_WORKERS ?= auto
 export FLASK_APP := run.py
 
 .PHONY: run test bootstrap install translations migrate roles lint extract-messages
@@ -33,7 +35,7 @@ run: bootstrap
 	$(BIN)/flask run --host 127.0.0.1 --port 8080
 
 test: bootstrap
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -27,6 +27,7 @@ KEPT_TABLES = {
 }
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 PASSWORD = "Test1234pass"
+NO_BROWSER = "browser journeys need Chromium at"
 
 
 def app_settings(tmp_path: Path, database_url: str, **overrides) -> dict:
@@ -55,11 +56,29 @@ class IsolatedClient(FlaskClient):
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
+def database_url(tmp_path_factory):
+    """SQLite in a temporary file, or TEST_DATABASE_URL; with pytest-xdist, one PostgreSQL database per
+    worker beside the named one (created here, dropped at the end)."""
     url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        yield url
+        return
+    from sqlalchemy import create_engine, make_url, text
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    server = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with server.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    server.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -155,3 +174,11 @@ def last_code(app, phone: str, purpose: str) -> str:
     codes = [m["code"] for m in outbox(app) if m["to"] == phone and m["purpose"] == purpose]
     assert codes, f"no {purpose} code was sent to {phone}"
     return codes[-1]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say it loudly when the browser journeys were skipped for want of Chromium (read from the skip
+    reports, which is where pytest-xdist's workers leave them)."""
+    skipped = [str(getattr(report, "longrepr", "")) for report in terminalreporter.stats.get("skipped", [])]
+    if any(NO_BROWSER in reason for reason in skipped):
+        terminalreporter.write_sep("!", "BROWSER JOURNEYS SKIPPED: no Chromium at /usr/bin/chromium", yellow=True)

@@ -14,7 +14,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
-from conftest import app_settings, clean_database
+from conftest import NO_BROWSER, app_settings, clean_database
 from factories import PASSWORD
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -26,7 +26,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
-_skipped_for_no_browser: list[str] = []
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
@@ -70,8 +69,7 @@ def live_app(live_server):
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
-        _skipped_for_no_browser.append(CHROMIUM)
-        pytest.skip(f"browser journeys need Chromium at {CHROMIUM} (apt-get install chromium)")
+        pytest.skip(f"{NO_BROWSER} {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -115,10 +113,3 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
-
-
-def pytest_terminal_summary(terminalreporter):
-    if _skipped_for_no_browser:
-        terminalreporter.write_sep(
-            "!", f"BROWSER JOURNEYS SKIPPED: no Chromium at {_skipped_for_no_browser[0]}", yellow=True
-        )
