@@ -9,9 +9,9 @@ fields and templates; it keeps only what is its own. Views never commit: the eng
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, NamedTuple
 
-from flask import current_app, flash, g, redirect, request, session, url_for
+from flask import abort, current_app, flash, g, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -19,10 +19,10 @@ from sqlalchemy import select
 
 from .. import db
 from ..forms import DeliveryForm, PaymentForm
-from ..models import utcnow
+from ..models import ApplicationFile, utcnow
 from ..scoping import get_scoped_or_404, scoped
 from ..settings import get_int, get_setting, payment_instructions_missing
-from ..uploads import UploadRejected
+from ..uploads import UploadRejected, save_upload
 from ..workflows import (
     REGISTRY,
     InvalidTransition,
@@ -51,6 +51,17 @@ def _parse_time(value: str | None) -> dt.datetime | None:
         return None
 
 
+class ProofSlot(NamedTuple):
+    """One file input of an application form: the proof (an `ApplicationFile.requirement`) it carries."""
+
+    input: str
+    requirement: str
+    label: Any
+    fields: tuple[str, ...] = ()  # labels of the form fields that need it (shown as help)
+    required: bool = True
+    missing: Any = None  # the message when it is required and neither uploaded nor held
+
+
 class ApplicationPortalView(BaseView):
     """Portal pages of one application type. Subclasses set the class attributes below."""
 
@@ -69,6 +80,8 @@ class ApplicationPortalView(BaseView):
     msg_read_first: Any = ""
     msg_locked: Any = _l("The association has received the materials; they can no longer be changed")
     msg_submitted: Any = _l("Your application has been submitted; the association will review it")
+    form_title: Any = None  # the new-application form's title (default: `title`)
+    upload_purpose = "application_proof"
     index_template = "applications/index.html"
     detail_template = "applications/detail.html"
     form_template = "applications/form.html"
@@ -107,6 +120,61 @@ class ApplicationPortalView(BaseView):
 
     def index_context(self) -> dict[str, Any]:
         return {}
+
+    # --- proofs uploaded with the form -------------------------------------------------------
+
+    def proof_slots(self) -> list[ProofSlot]:
+        """The form's file inputs; none by default."""
+        return []
+
+    def uploads(self) -> dict[str, Any]:
+        """Requirement -> the file uploaded for it with this request."""
+        return {
+            slot.requirement: request.files[slot.input]
+            for slot in self.proof_slots()
+            if request.files.get(slot.input) and request.files[slot.input].filename
+        }
+
+    def check(self, values: dict[str, Any], uploads: dict[str, Any], record: Any = None) -> str | None:
+        """Why these values and files cannot be sent, or None: by default a required proof that is
+        neither uploaded now nor held by the application."""
+        slots = self.proof_slots()
+        if not slots:
+            return None
+        held = {f.requirement for f in record.files} if record is not None else set()
+        missing = [s for s in slots if s.required and s.requirement not in uploads.keys() | held]
+        if not missing:
+            return None
+        if missing[0].missing:
+            return str(missing[0].missing)
+        return _("Please upload: %(names)s", names="、".join(str(s.label) for s in missing))
+
+    def store_uploads(self, uploads: dict[str, Any]) -> list[Any]:
+        """Store the uploaded proofs (flushed; they follow the caller's commit or rollback)."""
+        labels = {slot.requirement: slot.label for slot in self.proof_slots()}
+        files = []
+        for requirement, upload in uploads.items():
+            stored = save_upload(
+                upload, purpose=self.upload_purpose, enterprise_id=g.user.enterprise_id, uploaded_by_id=g.user.id
+            )
+            files.append(
+                ApplicationFile(
+                    enterprise_id=g.user.enterprise_id,
+                    requirement=requirement,
+                    label=str(labels.get(requirement, requirement)),
+                    file_id=stored.id,
+                )
+            )
+        return files
+
+    def form_context(self, record: Any) -> dict[str, Any]:
+        """What the form page shows beside the form: the proof inputs and the proofs already held."""
+        slots = self.proof_slots()
+        held = {f.requirement: f for f in record.files} if record is not None and slots else {}
+        return {"slots": slots, "held": held}
+
+    def _form_page(self, form: Any, record: Any, title: Any):
+        return self._render(self.form_template, form=form, title=title, record=record, **self.form_context(record))
 
     def detail_context(self, record: Any) -> dict[str, Any]:
         return {}
@@ -164,6 +232,8 @@ class ApplicationPortalView(BaseView):
     @expose("/apply", methods=["GET", "POST"])
     @has_access
     def apply(self):
+        if g.user.enterprise_id is None:  # only an enterprise applies (Admin holds every permission)
+            abort(404)
         values: dict[str, Any] = {}
         if self.notice_setting:
             read_on = _parse_time(session.get(self._read_key))
@@ -179,15 +249,23 @@ class ApplicationPortalView(BaseView):
         if request.method == "GET":
             self.prefill(form, g.user.enterprise)
         if form.validate_on_submit():
-            try:
-                record = create_and_fire(self.model, {**values, **self.form_values(form)}, g.user)
-            except WorkflowError as error:
-                flash(error.message, "danger")
+            values, uploads = {**values, **self.form_values(form)}, self.uploads()
+            problem = self.check(values, uploads)
+            if problem:
+                flash(problem, "danger")
             else:
-                session.pop(self._read_key, None)
-                flash(str(self.msg_submitted), "success")
-                return self._detail(record)
-        return self._render(self.form_template, form=form, title=self.title, record=None)
+                try:
+                    if uploads:
+                        values["files"] = self.store_uploads(uploads)
+                    record = create_and_fire(self.model, values, g.user)
+                except (UploadRejected, WorkflowError) as error:
+                    db.session.rollback()
+                    flash(error.message, "danger")
+                else:
+                    session.pop(self._read_key, None)
+                    flash(str(self.msg_submitted), "success")
+                    return self._detail(record)
+        return self._form_page(form, None, self.form_title or self.title)
 
     @expose("/<int:application_id>")
     @has_access
@@ -212,15 +290,28 @@ class ApplicationPortalView(BaseView):
             return self._detail(record)
         form = self.make_form(record)
         if form.validate_on_submit():
-            # The lock is checked again at write time: a reviewer may have received it meanwhile.
+            values, uploads = self.form_values(form), self.uploads()
+            problem = self.check(values, uploads, record)
+            if problem:
+                flash(problem, "danger")
+                return self._form_page(form, record, _("Edit materials"))
             try:
-                update_data(record, self.form_values(form), g.user, expected_version=form_version())
+                if uploads:
+                    for old in [f for f in record.files if f.requirement in uploads]:
+                        record.files.remove(old)
+                    record.files.extend(self.store_uploads(uploads))
+                # The lock is checked again at write time: a reviewer may have received it meanwhile.
+                update_data(record, values, g.user, expected_version=form_version())
+            except UploadRejected as error:
+                db.session.rollback()
+                flash(error.message, "danger")
+                return self._form_page(form, record, _("Edit materials"))
             except WorkflowError:
                 flash(str(self.msg_locked), "warning")
                 return self._detail(record)
             flash(_("The application has been updated"), "success")
             return self._detail(record)
-        return self._render(self.form_template, form=form, title=_("Edit materials"), record=record)
+        return self._form_page(form, record, _("Edit materials"))
 
     @expose("/<int:application_id>/act", methods=["POST"])
     @has_access

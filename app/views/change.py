@@ -5,21 +5,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import abort, flash, g, redirect, request, url_for
-from flask_appbuilder import expose, has_access
+from flask import g
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DecimalField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
-from .. import db
-from ..models import PROFILE_FIELDS, ApplicationFile, Enterprise
+from ..models import PROFILE_FIELDS, Enterprise
 from ..scoping import get_scoped_or_404
-from ..uploads import UploadRejected, save_upload
-from ..workflows import WorkflowError, can_edit, create_and_fire, update_data
 from ..workflows import change as change_workflow
-from .applications import ApplicationPortalView, form_version
+from .applications import ApplicationPortalView, ProofSlot
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
@@ -89,23 +85,18 @@ class ChangeRequestView(ApplicationPortalView):
 
     # --- the form with its proofs ---------------------------------------------------------------
 
-    def _proof_slots(self) -> list[tuple[str, str, list[str]]]:
-        """(input name, proof name, labels of the fields needing it) for the form."""
+    form_title = _l("Change information")
+    upload_purpose = "change_proof"
+
+    def proof_slots(self) -> list[ProofSlot]:
+        """One input per proof the rules know; which are needed depends on the fields changed."""
         labels = change_workflow.FIELD_LABELS
         return [
-            (f"proof_{index}", name, [str(labels[f]) for f in fields])
+            ProofSlot(f"proof_{index}", name, name, tuple(str(labels[f]) for f in fields), required=False)
             for index, (name, fields) in enumerate(change_workflow.proof_requirements())
         ]
 
-    def _uploads(self) -> dict[str, Any]:
-        """Proof name -> the file uploaded for it now."""
-        return {
-            name: request.files[key]
-            for key, name, _fields in self._proof_slots()
-            if request.files.get(key) and request.files[key].filename
-        }
-
-    def _check(self, values: dict[str, Any], uploads: dict[str, Any], record: Any = None) -> str | None:
+    def check(self, values: dict[str, Any], uploads: dict[str, Any], record: Any = None) -> str | None:
         """Why these values cannot be sent (nothing changed, a proof missing), or None."""
         probe = self.model(enterprise_id=g.user.enterprise_id, **{f: values[f] for f in PROFILE_FIELDS})
         fields = change_workflow.changed_fields(probe)
@@ -117,93 +108,8 @@ class ChangeRequestView(ApplicationPortalView):
             return _("Please upload: %(names)s", names="、".join(missing))
         return None
 
-    def _store(self, uploads: dict[str, Any]) -> list[ApplicationFile]:
-        """Store the uploaded proofs (flushed; they follow the caller's commit or rollback)."""
-        files = []
-        for name, upload in uploads.items():
-            stored = save_upload(
-                upload, purpose="change_proof", enterprise_id=g.user.enterprise_id, uploaded_by_id=g.user.id
-            )
-            files.append(
-                ApplicationFile(enterprise_id=g.user.enterprise_id, requirement=name, label=name, file_id=stored.id)
-            )
-        return files
-
-    def _form_page(self, form: Any, record: Any, title: Any):
-        enterprise = get_scoped_or_404(Enterprise, g.user.enterprise_id)
-        held = {f.requirement: f for f in record.files} if record is not None else {}
-        return self._render(
-            self.form_template,
-            form=form,
-            title=title,
-            record=record,
-            enterprise=enterprise,
-            slots=self._proof_slots(),
-            held=held,
-        )
-
-    @expose("/apply", methods=["GET", "POST"])
-    @has_access
-    def apply(self):
-        if g.user.enterprise_id is None:  # only an enterprise applies (Admin holds every permission)
-            abort(404)
-        refusal = self.refusal_before_apply()
-        if refusal:
-            flash(refusal, "warning")
-            return self._index()
-        form = self.make_form()
-        if request.method == "GET":
-            self.prefill(form, g.user.enterprise)
-        if form.validate_on_submit():
-            values, uploads = self.form_values(form), self._uploads()
-            problem = self._check(values, uploads)
-            if problem:
-                flash(problem, "danger")
-            else:
-                try:
-                    record = create_and_fire(self.model, {**values, "files": self._store(uploads)}, g.user)
-                except (UploadRejected, WorkflowError) as error:
-                    db.session.rollback()
-                    flash(error.message, "danger")
-                else:
-                    flash(str(self.msg_submitted), "success")
-                    return self._detail(record)
-        return self._form_page(form, None, _("Change information"))
-
-    @expose("/<int:application_id>/edit", methods=["GET", "POST"])
-    @has_access
-    def edit(self, application_id: int):
-        record = self._own(application_id)
-        if not can_edit(record, g.user):
-            flash(str(self.msg_locked), "warning")
-            return self._detail(record)
-        form = self.make_form(record)
-        if form.validate_on_submit():
-            values, uploads = self.form_values(form), self._uploads()
-            problem = self._check(values, uploads, record)
-            if problem:
-                flash(problem, "danger")
-                return self._form_page(form, record, _("Edit materials"))
-            try:
-                replaced = [f for f in record.files if f.requirement in uploads]
-                for old in replaced:
-                    record.files.remove(old)
-                record.files.extend(self._store(uploads))
-                # The lock is checked again at write time: a reviewer may have received it meanwhile.
-                update_data(record, values, g.user, expected_version=form_version())
-            except UploadRejected as error:
-                db.session.rollback()
-                flash(error.message, "danger")
-                return self._form_page(form, record, _("Edit materials"))
-            except WorkflowError:
-                flash(str(self.msg_locked), "warning")
-                return self._detail(record)
-            flash(_("The application has been updated"), "success")
-            return self._detail(record)
-        return self._form_page(form, record, _("Edit materials"))
-
-    def _index(self):
-        return redirect(url_for(self.endpoint_for("index")))
+    def form_context(self, record: Any) -> dict[str, Any]:
+        return super().form_context(record) | {"enterprise": get_scoped_or_404(Enterprise, g.user.enterprise_id)}
 
     def detail_context(self, record: Any) -> dict[str, Any]:
         marked = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import flash, g, request
 from flask_appbuilder import expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -17,12 +17,11 @@ from wtforms.validators import DataRequired, Length
 
 from .. import db
 from ..certificates import KINDS
-from ..models import ApplicationFile, Certificate
+from ..models import Certificate
 from ..scoping import scoped
-from ..uploads import UploadRejected, save_upload
-from ..workflows import WorkflowError, apply, can_edit, create_and_fire, update_data
+from ..workflows import apply
 from ..workflows import replacement as replacement_workflow
-from .applications import ApplicationPortalView, PaymentPortalMixin, form_version
+from .applications import ApplicationPortalView, PaymentPortalMixin, ProofSlot
 
 PROOF = "replacement_proof"
 
@@ -104,76 +103,19 @@ class ReplacementView(PaymentPortalMixin, ApplicationPortalView):
         ).all()
         return self._render(self.index_template, applications=applications, **self.index_context())
 
-    def _proof(self) -> Any:
-        upload = request.files.get("proof")
-        return upload if upload and upload.filename else None
+    form_title = _l("Loss report")
+    upload_purpose = PROOF
 
-    def _store_proof(self, upload: Any) -> ApplicationFile:
-        stored = save_upload(upload, purpose=PROOF, enterprise_id=g.user.enterprise_id, uploaded_by_id=g.user.id)
-        return ApplicationFile(
-            enterprise_id=g.user.enterprise_id, requirement=PROOF, label=str(_l("Proof")), file_id=stored.id
-        )
+    def proof_slots(self) -> list[ProofSlot]:
+        missing = _l("Please upload the proof (the published loss notice or a photo of the damaged copy)")
+        return [ProofSlot("proof", PROOF, _l("Proof"), missing=missing)]
 
-    def _form_page(self, form: Any, record: Any, title: Any):
-        return self._render(self.form_template, form=form, title=title, record=record)
-
-    @expose("/apply", methods=["GET", "POST"])
-    @has_access
-    def apply(self):
-        if g.user.enterprise_id is None:  # only an enterprise applies (Admin holds every permission)
-            abort(404)
-        refusal = self.refusal_before_apply()
-        if refusal:
-            flash(refusal, "warning")
-            return redirect(url_for(self.endpoint_for("index")))
-        form = self.make_form()
-        if request.method == "GET" and request.args.get("certificate", "").isdigit():
+    def prefill(self, form: Any, enterprise: Any) -> None:
+        """挂失 from 我的证书 names the certificate (and the reason) in the link."""
+        if request.args.get("certificate", "").isdigit():
             form.certificate.data = int(request.args["certificate"])
             if request.args.get("reason") in replacement_workflow.REASONS:
                 form.reason.data = request.args["reason"]
-        if form.validate_on_submit():
-            upload = self._proof()
-            if upload is None:
-                flash(_("Please upload the proof (the published loss notice or a photo of the damaged copy)"), "danger")
-            else:
-                try:
-                    record = create_and_fire(
-                        self.model, {**self.form_values(form), "files": [self._store_proof(upload)]}, g.user
-                    )
-                except (UploadRejected, WorkflowError) as error:
-                    db.session.rollback()
-                    flash(error.message, "danger")
-                else:
-                    flash(str(self.msg_submitted), "success")
-                    return self._detail(record)
-        return self._form_page(form, None, _("Loss report"))
-
-    @expose("/<int:application_id>/edit", methods=["GET", "POST"])
-    @has_access
-    def edit(self, application_id: int):
-        record = self._own(application_id)
-        if not can_edit(record, g.user):
-            flash(str(self.msg_locked), "warning")
-            return self._detail(record)
-        form = self.make_form(record)
-        if form.validate_on_submit():
-            try:
-                upload = self._proof()
-                if upload is not None:
-                    for old in [f for f in record.files if f.requirement == PROOF]:
-                        record.files.remove(old)
-                    record.files.append(self._store_proof(upload))
-                update_data(record, self.form_values(form), g.user, expected_version=form_version())
-            except UploadRejected as error:
-                db.session.rollback()
-                flash(error.message, "danger")
-                return self._form_page(form, record, _("Edit materials"))
-            except WorkflowError:
-                flash(str(self.msg_locked), "warning")
-                return self._detail(record)
-            flash(_("The application has been updated"), "success")
-            return self._detail(record)
-        return self._form_page(form, record, _("Edit materials"))
 
     # --- 证书发放方式: free reissues end there, paid ones go on to 去缴费 ---------------------------
 
