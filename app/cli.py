@@ -73,10 +73,13 @@ def _legacy_kind_command(kind: str, summary: str) -> None:
     @click.argument("data_file", type=click.File("rb"))
     @click.option("--dry-run", is_flag=True, help="Print what would be created, updated and refused; change nothing.")
     def command(data_file, dry_run: bool) -> None:
+        import os
+
         from .legacy import ImportRefused, run_import
 
         try:
-            report = run_import(kind, data_file.read(), getattr(data_file, "name", kind), dry_run=dry_run)
+            name = os.path.basename(getattr(data_file, "name", kind))
+            report = run_import(kind, data_file.read(), name, dry_run=dry_run)
         except ImportRefused as error:
             click.echo(f"error: {error.message}", err=True)
             sys.exit(1)
@@ -120,8 +123,62 @@ def purge_error_sheets_command(older_than: float | None) -> None:
     click.echo(f"deleted {total} error workbook(s)")
 
 
+jobs_cli = AppGroup("jobs", help="Scheduled jobs (reminders, expiry, purges, SMS retries).")
+
+
+@jobs_cli.command("list")
+def jobs_list_command() -> None:
+    """Each job, its schedule and its last run."""
+    from .jobs import JOBS, describe_counts, last_runs
+
+    for name, job in JOBS.items():
+        runs = last_runs(name, 1)
+        last = (
+            f"{runs[0].started_on:%Y-%m-%d %H:%M} UTC {runs[0].result} {describe_counts(runs[0].counts)}"
+            if runs
+            else "never run"
+        )
+        click.echo(f"{name:26} {job.schedule.describe():24} {last}")
+
+
+@jobs_cli.command("run")
+@click.argument("name")
+def jobs_run_command(name: str) -> None:
+    """Run one job now (its own slot: it does not take the place of the next scheduled run)."""
+    from .jobs import JOBS, describe_counts, run_job
+
+    if name not in JOBS:
+        click.echo(f"unknown job {name!r}; one of: {', '.join(JOBS)}", err=True)
+        sys.exit(2)
+    run = run_job(name, trigger="manual")
+    click.echo(f"{name}: {run.result} {describe_counts(run.counts)}")
+    if run.result != "ok":
+        click.echo(run.error or "", err=True)
+        sys.exit(1)
+
+
+@jobs_cli.command("scheduler")
+@click.option("--no-catch-up", is_flag=True, help="Do not run the slots missed while no scheduler ran.")
+def jobs_scheduler_command(no_catch_up: bool) -> None:
+    """The scheduler process: run it once per installation beside gunicorn (never inside the web
+    workers). A second one anywhere is harmless: each slot is claimed in the database and runs once."""
+    from .jobs import build_scheduler, catch_up
+
+    app = current_app._get_current_object()
+    if not no_catch_up:
+        for run in catch_up():
+            click.echo(f"caught up {run.job} ({run.scheduled_for:%Y-%m-%d %H:%M} UTC): {run.result}")
+    scheduler = build_scheduler(app)
+    click.echo("scheduler started; Ctrl+C stops it")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(roles_cli)
     app.cli.add_command(legacy_cli)
     app.cli.add_command(seed_command)
     app.cli.add_command(training_cli)
+    app.cli.add_command(jobs_cli)

@@ -28,7 +28,7 @@ from sqlalchemy import insert, select
 from . import audit, db, regions
 from .accounts import decode_legacy_csv
 from .exceptions import UserError
-from .identity import InvalidIdentity, normalize_credit_code
+from .identity import InvalidIdentity, normalize_credit_code, normalize_id_number
 from .models import (
     AuditLog,
     Certificate,
@@ -50,7 +50,8 @@ from .xlsx import Limits, Workbook, WorkbookRejected
 
 KINDS = ("enterprises", "memberships", "certificates", "staff")
 CHUNK = 500  # keys per IN (...) of a prefetch
-XLSX_LIMITS = Limits(max_rows=200_001, max_columns=40, max_cells=4_000_000)
+MAX_ROWS = 200_000  # data rows of one file (the old system's largest export is some tens of thousands)
+XLSX_LIMITS = Limits(max_rows=MAX_ROWS + 1, max_columns=40, max_cells=4_000_000)
 XLSX_EPOCH = dt.date(1899, 12, 30)
 DATE_RE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\Z")
 YEAR_RE = re.compile(r"(?<!\d)(\d{4})(?!\d)")
@@ -140,7 +141,11 @@ def read_table(raw: bytes) -> tuple[set[str], list[tuple[int, dict[str, Any]]]]:
             raise ImportRefused("the file has no header row")
         names = [name.strip().lower() for name in header]
         columns = dict(enumerate(names))
-        rows = [(line, dict(zip(names, record, strict=False))) for line, record in enumerate(reader, start=2)]
+        rows = []
+        for line, record in enumerate(reader, start=2):
+            if line > MAX_ROWS + 1:
+                raise ImportRefused(f"more than {MAX_ROWS} rows: split the file")
+            rows.append((line, dict(zip(names, record, strict=False))))
     return set(columns.values()), [(line, row) for line, row in rows if any(text_of(v) for v in row.values())]
 
 
@@ -797,7 +802,10 @@ class StaffImporter(Importer):
         choices = staff_choices()
         ids = []
         for _line, row in rows:
-            ids.append(text_of(row.get("id_number")).upper())
+            try:
+                ids.append(normalize_id_number(text_of(row.get("id_number"))))
+            except InvalidIdentity:
+                continue
         staff = {(s.enterprise_id, s.id_number): s for s in fetch(TechnicalStaff.id_number, ids)}
         batch_names = {text_of(row.get("training_batch")) or DEFAULT_BATCH for _line, row in rows}
         batches = {b.name: b for b in fetch(TrainingBatch.name, batch_names)}
@@ -812,6 +820,7 @@ class StaffImporter(Importer):
         }
         seen: dict[tuple[str, str], int] = {}
         seen_numbers: dict[str, int] = {}
+        seen_seats: dict[tuple[str, str], int] = {}
         outcomes = []
         for line, row in rows:
             problems: list[str] = []
@@ -868,6 +877,11 @@ class StaffImporter(Importer):
                 if (enterprise.credit_code, key) in seen:
                     problems.append(f"id_number repeats line {seen[(enterprise.credit_code, key)]}")
                 seen.setdefault((enterprise.credit_code, key), line)
+            if result is not None and key:
+                # one seat per person and batch (Enrollment's unique key), whichever enterprise the row names
+                if (plan["batch"], key) in seen_seats:
+                    problems.append(f"id_number has a result in this batch on line {seen_seats[(plan['batch'], key)]}")
+                seen_seats.setdefault((plan["batch"], key), line)
             if problems:
                 outcomes.append(Outcome(line, "refuse", key or values["credit_code"], "; ".join(problems)))
                 continue

@@ -211,6 +211,15 @@ def test_gbk_csv_and_xlsx_are_read(app):
     assert certificate.issued_on == dt.date(2024, 3, 1) and certificate.valid_until == dt.date(2027, 2, 28)
 
 
+def test_xlsx_sample_plans_like_the_csv_sample(app):
+    import_samples("enterprises")
+    from_csv = run_import("certificates", sample("certificates"), "c.csv", dry_run=True).outcomes
+    from_xlsx = run_import("certificates", (SAMPLES / "certificates.xlsx").read_bytes(), "c.xlsx", dry_run=True).outcomes
+    assert [(o.line, o.action, o.key, o.values) for o in from_xlsx] == [
+        (o.line, o.action, o.key, o.values) for o in from_csv
+    ]
+
+
 def test_date_forms_of_the_old_system():
     for text in ("2019-03-01", "2019/3/1", "2019年3月1日", "2019.3.1", "2019-03-01 00:00:00"):
         assert parse_date(text) == dt.date(2019, 3, 1), text
