@@ -160,6 +160,19 @@ def test_a_changed_row_updates_with_before_and_after(app):
     assert json.loads(entry.after) == {"status": "suspended", "annual_reviews": [2027]}
 
 
+def test_memberships_and_staff_update_in_place(app):
+    import_samples(*ORDER)
+    fees = sample("memberships").replace(b",5000,", b",5500,")
+    report = run_import("memberships", fees, "memberships.csv")
+    assert [o.action for o in report.outcomes] == ["update", "unchanged"] and report.applied
+    assert db.session.scalar(select(func.sum(Membership.fee))) == 7500
+    staff = sample("staff").replace(b"13900000022", b"13900000033")
+    report = run_import("staff", staff, "staff.csv")
+    assert [o.action for o in report.outcomes] == ["unchanged", "update"] and report.outcomes[1].detail == "mobile"
+    assert db.session.scalar(select(func.count()).select_from(TechnicalStaff)) == 2
+    assert db.session.scalar(select(TechnicalStaff.mobile).where(TechnicalStaff.name == "刘工")) == "13900000033"
+
+
 def test_number_sequences_continue_after_imported_numbers(app):
     import_samples(*ORDER)
     assert next_number("qualification", dt.date(2026, 6, 1)) == "皖安协资[2026]第0043号"
