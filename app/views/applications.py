@@ -121,6 +121,12 @@ class ApplicationPortalView(BaseView):
     def index_context(self) -> dict[str, Any]:
         return {}
 
+    # One more column in the list of the enterprise's applications (its label, and its value per record).
+    list_extra_label: Any = None
+
+    def list_extra(self, record: Any) -> Any:
+        return ""
+
     # --- proofs uploaded with the form -------------------------------------------------------
 
     def proof_slots(self) -> list[ProofSlot]:

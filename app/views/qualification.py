@@ -39,10 +39,14 @@ class QualificationPortalView(ApplicationPortalView):
     index_template = "qualification/index.html"
     detail_template = "qualification/detail.html"
     msg_locked = _l("The association has received the materials; they can no longer be changed")
+    list_extra_label = _l("Target level")
 
     @property
     def title(self):  # type: ignore[override]
         return self.workflow.label
+
+    def list_extra(self, record: Any) -> Any:
+        return record.level.name
 
     def _editable(self, application_id: int) -> Any:
         """The owner's application, while the wizard may change it."""
