@@ -324,6 +324,11 @@ class Notification(Model):
     error: Mapped[str | None] = mapped_column(String(300))
     created_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     read_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Which message template sent it, and how often an SMS was tried (failed ones are retried by a job).
+    event: Mapped[str | None] = mapped_column(String(80))
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+
+    __table_args__ = (Index("ix_notification_channel_result", "channel", "result"),)
 
 
 # --- Shared parts of applications: payment and delivery, supporting files, issued certificates ----
@@ -861,3 +866,53 @@ class CertificateDocument(Model):
     created_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
 
     file: Mapped[StoredFile] = relationship()
+
+
+# --- Scheduled jobs, reminders and message templates -------------------------------------------
+
+
+class JobRun(Model):
+    """One run of a scheduled job. The unique (job, scheduled_for) key is the lock: of several
+    scheduler processes (or hosts) that reach the same slot, only the one that inserts the row runs it."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (UniqueConstraint("job", "scheduled_for", name="uq_job_run_slot"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(40), nullable=False)
+    scheduled_for: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)  # UTC, naive
+    trigger: Mapped[str] = mapped_column(String(10), nullable=False)  # schedule | catch_up | manual
+    started_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    finished_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    result: Mapped[str] = mapped_column(String(10), nullable=False, default="running")  # running | ok | failed
+    counts: Mapped[str | None] = mapped_column(Text)  # JSON object: what the run did
+    error: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(100))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+
+
+class ReminderSent(Model):
+    """A reminder already sent: one row per certificate or membership and threshold, so it goes out once."""
+
+    __tablename__ = "reminder_sent"
+    __table_args__ = (UniqueConstraint("subject_type", "subject_id", "threshold", name="uq_reminder_sent"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_type: Mapped[str] = mapped_column(String(20), nullable=False)  # certificate | membership
+    subject_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    threshold: Mapped[str] = mapped_column(String(20), nullable=False)  # "90", "30", "7", "annual:2"
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False, index=True)
+    sent_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+
+class MessageTemplate(TimestampMixin, Model):
+    """The text an enterprise receives for one event, edited by the association ({placeholders})."""
+
+    __tablename__ = "message_template"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event: Mapped[str] = mapped_column(String(80), nullable=False, unique=True)
+    description: Mapped[str] = mapped_column(String(200), nullable=False)
+    subject: Mapped[str] = mapped_column(String(200), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)

@@ -106,6 +106,9 @@ BACK_OFFICE_READ = (
 
 REVIEW = [write("ReviewQueue"), REVIEW_ALL, *menu("Review", "ReviewOverview")]
 
+# 定时任务: staff see the jobs and their runs; AssociationAdmin runs one now (write, in CONFIGURATION).
+JOBS_READ = [read("ScheduledJobs"), *menu("ScheduledJobsMenu", "Configuration")]
+
 CONFIGURATION = [
     read("AuditLog"),
     write("MemberTierConfig"),
@@ -115,6 +118,9 @@ CONFIGURATION = [
     write("StaffingRuleConfig"),
     write("MaterialConfig"),
     write("CertificateAdmin"),
+    write("ScheduledJobs"),
+    write("MessageTemplateConfig"),
+    *menu("MessageTemplates"),
     *menu(
         "AuditLogMenu",
         "MemberTiers",
@@ -128,8 +134,8 @@ CONFIGURATION = [
 ]
 
 ROLE_GRANTS: dict[str, list[Grant]] = {
-    "AssociationAdmin": BACK_OFFICE_READ + REVIEW + CONFIGURATION + TRAINING_MANAGE,
-    "Reviewer": BACK_OFFICE_READ + REVIEW + TRAINING_RESULTS,
+    "AssociationAdmin": BACK_OFFICE_READ + REVIEW + CONFIGURATION + TRAINING_MANAGE + JOBS_READ,
+    "Reviewer": BACK_OFFICE_READ + REVIEW + TRAINING_RESULTS + JOBS_READ,
     "Enterprise": PORTAL,
     "OutOfProvinceEnterprise": OUT_OF_PROVINCE_PORTAL,
     "Public": [],

@@ -97,6 +97,13 @@ DEFAULT_SETTINGS: dict[str, tuple[str, str]] = {
         "壹级=一级\n贰级=二级\n叁级=三级\n一级资质=一级\n二级资质=二级\n三级资质=三级",
         "旧系统切换：旧系统资质等级名称与平台资质等级的对应（每行“旧名称=平台等级名称”）",
     ),
+    # Scheduled jobs (app/jobs.py); times are Asia/Shanghai, read by `flask jobs scheduler` when it starts.
+    "jobs.reminder_days": ("90,30,7", "定时任务：到期前提醒的天数（逗号分隔）"),
+    "jobs.reminders_at": ("08:00", "定时任务：每日发送到期与年审提醒的时间（北京时间 时:分）"),
+    "jobs.expiry_at": ("00:10", "定时任务：每日标记证书与会员到期的时间（北京时间 时:分）"),
+    "jobs.cleanup_at": ("03:00", "定时任务：每日清理过期验证码、表单草稿与错误工作簿的时间（北京时间 时:分）"),
+    "jobs.sms_retry_minutes": ("15", "定时任务：失败短信重发的间隔（分钟）"),
+    "jobs.sms_retry_attempts": ("3", "定时任务：一条通知短信最多发送的次数（含首次）"),
 }
 
 DEFAULT_TIERS = [("会员单位", 2000, 1), ("理事单位", 5000, 2), ("常务理事单位", 10000, 3), ("副会长单位", 20000, 4)]
@@ -118,8 +125,11 @@ def seed_defaults() -> dict[str, int]:
     from .qualification import seed_levels
 
     added_levels = seed_levels()
+    from .notify import seed_templates
+
+    added_templates = seed_templates()
     db.session.commit()
-    return {"settings": added_settings, "tiers": added_tiers, "levels": added_levels}
+    return {"settings": added_settings, "tiers": added_tiers, "levels": added_levels, "templates": added_templates}
 
 
 def get_setting(key: str) -> str:

@@ -7,6 +7,7 @@ over many rows never half-applies one row and two reviewers never both pass the 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from flask_babel import gettext as _
@@ -16,7 +17,9 @@ from sqlalchemy.exc import IntegrityError
 
 from . import audit, certificates, db
 from .exceptions import UserError
-from .models import Enrollment, TrainingBatch, utcnow
+from .models import Enrollment, TechnicalStaff, TrainingBatch, utcnow
+
+log = logging.getLogger(__name__)
 
 ENROLLMENT_STATES = {
     "registered": _l("Registered"),
@@ -29,6 +32,7 @@ BATCH_STATES = {
     "open": _l("Open for sign-up"),
     "closed": _l("Sign-up closed"),
     "finished": _l("Finished"),
+    "cancelled": _l("Cancelled"),  # enterprises with enrolments are told (training.batch_cancelled)
 }
 # action -> (from state, to state)
 ENROLLMENT_ACTIONS = {
@@ -59,6 +63,7 @@ def record_results(batch: TrainingBatch, action: str, enrollment_ids: list[int],
             _("Results can be recorded from the first training day (%(date)s) on", date=batch.starts_on.isoformat())
         )
     done = skipped = 0
+    moved_ids: list[int] = []
     for enrollment_id in enrollment_ids:
         values: dict[str, Any] = {"status": target, "changed_on": utcnow()}
         if target in ("passed", "failed"):
@@ -93,4 +98,36 @@ def record_results(batch: TrainingBatch, action: str, enrollment_ids: list[int],
             skipped += 1
             continue
         done += 1
+        moved_ids.append(enrollment_id)
+    notify_enrollments(batch, action, moved_ids)
     return done, skipped
+
+
+def notify_enrollments(batch: TrainingBatch, action: str, enrollment_ids: list[int]) -> None:
+    """Tell each enterprise once about its people among `enrollment_ids` (message `training.<action>`).
+    After the commits: a failed message never undoes a recorded result."""
+    from .notify import notify_event
+
+    if not enrollment_ids:
+        return
+    people: dict[int, list[str]] = {}
+    rows = db.session.execute(
+        select(Enrollment.enterprise_id, TechnicalStaff.name)
+        .join(TechnicalStaff, TechnicalStaff.id == Enrollment.staff_id)
+        .where(Enrollment.id.in_(enrollment_ids))
+        .order_by(Enrollment.id)
+    ).all()
+    for enterprise_id, name in rows:
+        people.setdefault(enterprise_id, []).append(name)
+    for enterprise_id, names in people.items():
+        try:
+            notify_event(
+                f"training.{action}",
+                enterprise_id,
+                names="、".join(names),
+                batch=batch.name,
+                date=batch.starts_on.isoformat() if batch.starts_on else "",
+            )
+        except Exception:
+            log.exception("notifying enterprise %s about training batch %s failed", enterprise_id, batch.id)
+            db.session.rollback()

@@ -192,6 +192,17 @@ def grow_replacements(ctx: dict, n: int) -> None:
         make_replacement_request(make_enterprise_user(), "submitted")
 
 
+def grow_job_runs(ctx: dict, n: int) -> None:
+    import datetime as dt
+
+    from app.jobs import JOBS, run_due
+
+    for i in range(n):
+        for name in JOBS:
+            if name.startswith("purge"):
+                run_due(name, now=dt.datetime(2027, 1, 1) + dt.timedelta(days=i))
+
+
 # (role, url, factory, query budget); urls may name ctx entries in {braces}.
 LIST_PAGES: list[tuple[str, str, Callable[[dict, int], None], int]] = [
     ("Reviewer", "/backoffice/", grow_enterprises_in_regions, 8),
@@ -229,6 +240,8 @@ LIST_PAGES: list[tuple[str, str, Callable[[dict, int], None], int]] = [
     ("AssociationAdmin", "/backoffice/qualification/levels/list/", grow_nothing, 8),
     ("AssociationAdmin", "/backoffice/qualification/rules/list/", grow_nothing, 10),
     ("AssociationAdmin", "/backoffice/qualification/materials/list/", grow_nothing, 10),
+    ("Reviewer", "/backoffice/jobs/", grow_job_runs, 16),
+    ("AssociationAdmin", "/backoffice/message-templates/list/", grow_nothing, 8),
 ]
 # GET routes without arguments that are not lists: forms, wizards, redirects, data for scripts.
 NOT_LISTS = {

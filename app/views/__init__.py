@@ -26,6 +26,7 @@ from ..workflows import REGISTRY, load_workflows
 from .accounts import AccountView, ActivationView, CaptchaView, PasswordResetView, RegisterView
 from .change import ChangeRequestView
 from .filing import FilingView, refuse_out_of_province
+from .jobs import JobsView, MessageTemplateView
 from .membership import MembershipView
 from .messages import MessagesView
 from .qualification import PORTAL_VIEWS as QUALIFICATION_VIEWS
@@ -368,6 +369,16 @@ def register(appbuilder) -> None:
     )
     appbuilder.add_view(
         AuditLogView, "AuditLogMenu", label=_l("Audit log"), icon="fa-history", category="Configuration"
+    )
+    appbuilder.add_view(
+        MessageTemplateView,
+        "MessageTemplates",
+        label=_l("Message templates"),
+        icon="fa-commenting-o",
+        category="Configuration",
+    )
+    appbuilder.add_view(
+        JobsView, "ScheduledJobsMenu", label=_l("Scheduled jobs"), icon="fa-clock-o", category="Configuration"
     )
     # 账户管理 (manual chapter 十二): every signed-in user.
     appbuilder.add_view(

@@ -7,7 +7,7 @@ from flask_appbuilder import BaseView, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import aliased, joinedload
 from wtforms import SelectField
 
@@ -18,7 +18,14 @@ from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
 from ..staff import (
     GENDERS,
 )
-from ..training import BATCH_STATES, ENROLLMENT_ACTIONS, ENROLLMENT_STATES, ResultsTooEarly, record_results
+from ..training import (
+    BATCH_STATES,
+    ENROLLMENT_ACTIONS,
+    ENROLLMENT_STATES,
+    ResultsTooEarly,
+    notify_enrollments,
+    record_results,
+)
 from .common import page_number
 
 
@@ -66,11 +73,20 @@ class TrainingBatchView(AuditedModelViewMixin, ScopedActionsMixin, ModelView):
 
     def pre_update(self, item):
         check_batch(item)
+        status = inspect(item).attrs.status.history
+        # Kept on the item (not the view, which every request shares) until FAB has committed.
+        item.cancelled_now = item.status == "cancelled" and bool(status.deleted) and "cancelled" not in status.deleted
         super().pre_update(item)
+
+    def post_update(self, item):
+        super().post_update(item)
+        if getattr(item, "cancelled_now", False):
+            ids = db.session.scalars(select(Enrollment.id).where(Enrollment.batch_id == item.id)).all()
+            notify_enrollments(item, "batch_cancelled", list(ids))
 
 
 def check_batch(batch: TrainingBatch) -> None:
-    if batch.status not in ("draft", "open", "closed", "finished"):
+    if batch.status not in BATCH_STATES:
         raise ValueError(_("Please choose a status"))
     if batch.ends_on < batch.starts_on or batch.signup_closes_on < batch.signup_opens_on:
         raise ValueError(_("An end date is before its start date"))

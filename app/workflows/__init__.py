@@ -80,7 +80,7 @@ class Transition:
     guards: tuple[Guard, ...] = ()
     needs_comment: bool = False
     effects: tuple[Effect, ...] = ()
-    notify: Any = None  # subject of the message the enterprise gets, or None
+    notify: Any = None  # what the default message template says happened (default: the label)
     style: str = "primary"
     decides: bool = False  # records decided_on / decided_by (approval, refusal, completion)
     stamps: str | None = None  # Application time column set when it fires (submitted_on, received_on)
@@ -326,20 +326,27 @@ def apply(
         db.session.rollback()
         raise
     db.session.refresh(record)
-    if transition.notify:
-        _notify_after_commit(record, workflow, transition, comment)
+    _notify_after_commit(record, workflow, transition, comment)
     return entry
 
 
 def _notify_after_commit(record: Application, workflow: Workflow, transition: Transition, comment: str | None) -> None:
-    from ..notify import notify_enterprise
+    """Every transition of every type tells the enterprise, in the words of its message template
+    (`workflow.<kind>.<transition>`, edited in 消息模板; a disabled template sends nothing)."""
+    from ..notify import notify_event, workflow_event
 
-    subject = _("%(type)s: %(event)s", type=workflow.label, event=transition.notify)
-    body = _("Your application No. %(id)s is now “%(state)s”.", id=record.id, state=workflow.label_of(record.status))
-    if comment:
-        body += " " + _("Reason: %(comment)s", comment=comment)
     try:
-        notify_enterprise(record.enterprise_id, subject, body, application_id=record.id)
+        notify_event(
+            workflow_event(workflow.kind, transition.name),
+            record.enterprise_id,
+            application_id=record.id,
+            type=workflow.label,
+            event=transition.notify or transition.label,
+            state=workflow.label_of(record.status),
+            number=record.id,
+            date=record.changed_on.date().isoformat() if record.changed_on else "",
+            comment=_("Reason: %(comment)s", comment=comment) if comment else "",
+        )
     except Exception:  # a failed message must never undo or hide the committed decision
         log.exception("notifying enterprise %s about application %s failed", record.enterprise_id, record.id)
         db.session.rollback()
