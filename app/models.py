@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship, validates
 
@@ -916,3 +917,45 @@ class MessageTemplate(TimestampMixin, Model):
     subject: Mapped[str] = mapped_column(String(200), nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+
+
+# --- Indexes that serve the lists at scale (#10) ----------------------------------------------
+
+# The states in which an application sits in a review queue's default (open) view: every open state
+# of every workflow except the draft. The review queue repeats this exact predicate in its WHERE, so
+# that SQLite (which matches a partial index's WHERE term by term) uses the partial index too.
+QUEUE_OPEN_STATES = ("approved", "payment_returned", "payment_submitted", "received", "returned", "submitted")
+QUEUE_OPEN_PREDICATE = "status IN ({})".format(", ".join(f"'{state}'" for state in QUEUE_OPEN_STATES))
+QUEUE_WAITING_SINCE = func.coalesce(Application.submitted_on, Application.created_on)
+
+# A queue's open applications in waiting order (status last, so the filter reads it from the index).
+Index(
+    "ix_application_queue_open",
+    Application.kind,
+    QUEUE_WAITING_SINCE,
+    Application.id,
+    Application.status,
+    sqlite_where=text(QUEUE_OPEN_PREDICATE),
+    postgresql_where=text(QUEUE_OPEN_PREDICATE),
+)
+# Every state, or one state, in waiting order.
+Index("ix_application_queue_all", Application.kind, QUEUE_WAITING_SINCE, Application.id)
+# 审核总览: counts per (kind, status), and the long waits per kind.
+Index("ix_application_kind_status_submitted", Application.kind, Application.status, Application.submitted_on)
+# The enterprise's own staff list: current or archived, newest first.
+Index(
+    "ix_technical_staff_enterprise_archived_id",
+    TechnicalStaff.enterprise_id,
+    TechnicalStaff.archived,
+    TechnicalStaff.id,
+)
+# "Contains" searches on PostgreSQL: trigram GIN indexes (pg_trgm); SQLite has no such index and scans.
+for _name, _column in (
+    ("ix_trgm_enterprise_name", Enterprise.name),
+    ("ix_trgm_enterprise_credit_code", Enterprise.credit_code),
+    ("ix_trgm_technical_staff_name", TechnicalStaff.name),
+    ("ix_trgm_technical_staff_id_number", TechnicalStaff.id_number),
+):
+    Index(_name, _column, postgresql_using="gin", postgresql_ops={_column.key: "gin_trgm_ops"}).ddl_if(
+        dialect="postgresql"
+    )

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, flash, g, has_request_context, redirect, request, session
+import time
+
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    has_app_context,
+    has_request_context,
+    redirect,
+    request,
+    session,
+)
 from flask_appbuilder import expose
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.decorators import no_cache
@@ -12,7 +25,10 @@ from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user, logout_user
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash
 
 from . import sessions, throttle
@@ -168,33 +184,104 @@ class PlatformSecurityManager(SecurityManager):
         own = g.user is not None and getattr(g.user, "id", None) == user.id
         set_password(user, password, keep_current_session=own)
 
+    def get_user_by_id(self, pk):
+        """The user with its roles and its groups' roles in one query (FAB loads each lazily: three)."""
+        from flask_appbuilder.security.sqla.models import Group
+
+        return (
+            self.session.scalars(
+                select(self.user_model)
+                .where(self.user_model.id == pk)
+                .options(joinedload(self.user_model.roles), joinedload(self.user_model.groups).joinedload(Group.roles))
+            )
+            .unique()
+            .first()
+        )
+
     def exist_permission_on_roles(self, view_name: str, permission_name: str, role_ids: list[int]) -> bool:
-        """FAB asks once per check (every menu item, every button): answer from one query per request."""
+        """FAB asks once per check (every menu item, every button): answered from the roles' permission
+        set, cached per set of roles until a role's permissions change (see `permissions_version`)."""
         if not has_request_context():
             return super().exist_permission_on_roles(view_name, permission_name, role_ids)
-        cache = g.setdefault("_role_permissions", {})
+        memo = g.setdefault("_role_permissions", {})
         key = tuple(sorted(role_ids))
-        if key not in cache:
-            from flask_appbuilder.security.sqla.models import (
-                Permission,
-                PermissionView,
-                ViewMenu,
-                assoc_permissionview_role,
-            )
+        if key not in memo:
+            memo[key] = self._role_permissions(key)
+        return (permission_name, view_name) in memo[key]
 
-            rows = self.session.execute(
-                select(Permission.name, ViewMenu.name)
-                .select_from(PermissionView)
-                .join(Permission, PermissionView.permission_id == Permission.id)
-                .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
-                .join(assoc_permissionview_role, assoc_permissionview_role.c.permission_view_id == PermissionView.id)
-                .where(assoc_permissionview_role.c.role_id.in_(key))
-            ).all()
-            cache[key] = {(permission, view) for permission, view in rows}
-        return (permission_name, view_name) in cache[key]
+    def _role_permissions(self, role_ids: tuple[int, ...]) -> frozenset[tuple[str, str]]:
+        version = permissions_version()
+        cached = _PERMISSION_CACHE.get(role_ids)
+        if cached is not None and cached[0] == version and cached[1] > time.monotonic():
+            return cached[2]
+        from flask_appbuilder.security.sqla.models import (
+            Permission,
+            PermissionView,
+            ViewMenu,
+            assoc_permissionview_role,
+        )
+
+        rows = self.session.execute(
+            select(Permission.name, ViewMenu.name)
+            .select_from(PermissionView)
+            .join(Permission, PermissionView.permission_id == Permission.id)
+            .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+            .join(assoc_permissionview_role, assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+            .where(assoc_permissionview_role.c.role_id.in_(role_ids))
+        ).all()
+        permissions = frozenset((permission, view) for permission, view in rows)
+        _PERMISSION_CACHE[role_ids] = (version, time.monotonic() + PERMISSION_CACHE_SECONDS, permissions)
+        return permissions
 
     # FAB's user statistics chart loads Google's chart loader at run time: unreachable from China.
     userstatschartview = None
+
+
+# Permissions of a set of roles, per worker: (version, expires at, permissions). The version lives in
+# the shared limit storage (Redis in production), so a role edited through one worker is seen by all;
+# the expiry is the safety net for permissions changed where no version is bumped (raw SQL).
+_PERMISSION_CACHE: dict[tuple[int, ...], tuple[int, float, frozenset[tuple[str, str]]]] = {}
+PERMISSION_CACHE_SECONDS = 300
+_VERSION_LIFETIME = 366 * 24 * 3600
+_PERMISSION_MODELS = ("Role", "PermissionView", "Permission", "ViewMenu")
+
+
+def _version_key() -> str:
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "") or ""
+    return f"{prefix}:permissions-version"
+
+
+def permissions_version() -> int:
+    return int(current_app.appbuilder.sm.limiter.storage.get(_version_key()) or 0)
+
+
+def bump_permissions_version() -> None:
+    """Every worker reloads the roles' permissions on its next request."""
+    current_app.appbuilder.sm.limiter.storage.incr(_version_key(), _VERSION_LIFETIME)
+    _PERMISSION_CACHE.clear()
+
+
+def _note_permission_changes(session, flush_context) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(type(obj).__name__ in _PERMISSION_MODELS for obj in changed):
+        session.info["permissions_changed"] = True
+
+
+def _bump_after_commit(session) -> None:
+    if session.info.pop("permissions_changed", False) and has_app_context():
+        bump_permissions_version()
+
+
+def _forget_after_rollback(session) -> None:
+    session.info.pop("permissions_changed", None)
+
+
+def watch_permission_changes() -> None:
+    """Roles' permissions changed in any session (the roles screens, `flask roles sync`) bump the version."""
+    if not sa_event.contains(OrmSession, "after_flush", _note_permission_changes):
+        sa_event.listen(OrmSession, "after_flush", _note_permission_changes)
+        sa_event.listen(OrmSession, "after_commit", _bump_after_commit)
+        sa_event.listen(OrmSession, "after_soft_rollback", lambda session, previous: _forget_after_rollback(session))
 
 
 def csp_nonce() -> str:
@@ -207,6 +294,8 @@ def csp_nonce() -> str:
 
 
 def install_request_hooks(app: Flask) -> None:
+    watch_permission_changes()
+
     @app.before_request
     def request_id():
         import uuid

@@ -500,3 +500,40 @@ def ready_filing(owner: PlatformUser, state: str):
 
 
 READY_APPLICATION["filing"] = ready_filing
+
+
+def make_staff_rows(enterprise: Enterprise, n: int, start: int = 1000) -> list[int]:
+    """`n` staff of `enterprise` in one multi-row insert (lists at scale); their ids, oldest first."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from app.models import TechnicalStaff
+
+    now = dt.datetime(2026, 1, 1)
+    seqs = range(start, start + n)
+    numbers = {seq: id_number(birth=f"19{70 + (seq // 1000) % 25}0101", seq=seq % 1000) for seq in seqs}
+    rows = [
+        {
+            "enterprise_id": enterprise.id,
+            "name": f"批量技术员{seq}",
+            "gender": "male" if int(numbers[seq][16]) % 2 else "female",
+            "id_number": numbers[seq],
+            "mobile": f"137{seq:08d}",
+            "education": "本科",
+            "title": "工程师",
+            "position": "施工员",
+            "insurance_months": 12,
+            "archived": False,
+            "created_on": now,
+            "changed_on": now,
+        }
+        for seq in seqs
+    ]
+    db.session.execute(TechnicalStaff.__table__.insert(), rows)
+    db.session.commit()
+    return list(
+        db.session.scalars(
+            select(TechnicalStaff.id).where(TechnicalStaff.enterprise_id == enterprise.id).order_by(TechnicalStaff.id)
+        )
+    )

@@ -8,10 +8,22 @@ import app.models  # noqa: F401
 from app import db
 
 
+def for_this_dialect(dialect_name: str):
+    """Alembic ignores `Index(...).ddl_if(dialect=...)`: such an index (pg_trgm's) is compared only there."""
+
+    def include_object(obj, name, type_, reflected, compare_to):
+        ddl_if = getattr(obj, "_ddl_if", None)
+        return not (type_ == "index" and not reflected and ddl_if is not None and ddl_if.dialect != dialect_name)
+
+    return include_object
+
+
 def test_no_pending_autogenerate_diff(app):
     # The session fixture built this database with `flask db upgrade` (flask_migrate.upgrade).
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": for_this_dialect(connection.dialect.name)}
+        )
         diff = compare_metadata(context, Model.metadata)
     assert diff == [], diff
 

@@ -79,6 +79,7 @@ OWNER_ROWS_BY_ENDPOINT = {
 # Pages the owner opens first, as a person would (notices that gate an action).
 OWNER_PREPARES = {
     "TrainingView.signup_one": ["/training/batch/{batch_id}"],
+    "TrainingView.signup_selected": ["/training/batch/{batch_id}"],
     "TrainingView.batch_upload": ["/training/batch/{batch_id}"],
 }
 # Enterprise-reachable POST routes with ids that write nothing by design: endpoint -> why.

@@ -397,12 +397,14 @@ def test_single_sign_up_from_the_staff_list(app, client, auth):
     staff_form(client, person(95))
     staff = db.session.scalar(select(TechnicalStaff))
     page = client.get("/training/").get_data(as_text=True)
-    assert f"/training/batch/{batch.id}/signup/{staff.id}" in page
+    # The list is one form: a checkbox per person, one 报名 button per open batch.
+    assert f'name="staff_ids" value="{staff.id}"' in page and f"/training/batch/{batch.id}/signup" in page
     token = csrf_token(client, "/training/")
-    response = client.post(f"/training/batch/{batch.id}/signup/{staff.id}", data={"back": "list", "csrf_token": token})
+    chosen = {"staff_ids": [staff.id], "csrf_token": token}
+    response = client.post(f"/training/batch/{batch.id}/signup", data=chosen)
     assert response.headers["Location"].endswith(f"/training/batch/{batch.id}")  # the notice must be read first
     client.get(f"/training/batch/{batch.id}")
-    response = client.post(f"/training/batch/{batch.id}/signup/{staff.id}", data={"back": "list", "csrf_token": token})
+    response = client.post(f"/training/batch/{batch.id}/signup", data=chosen)
     assert response.headers["Location"].endswith("/training/")
     assert count(Enrollment) == 1
 
@@ -438,8 +440,8 @@ def test_staff_already_signed_up_show_signed_up(app, client, auth):
     auth.login(owner.username)
     listing = client.get("/training/").get_data(as_text=True)
     assert listing.count(f"已报名：{batch.name}") == 1 and listing.count(f"报名：{batch.name}") == 2
-    assert f"/training/batch/{batch.id}/signup/{enrolled}" not in listing
-    assert f"/signup/{free.id}" in listing
+    assert f'name="staff_ids" value="{enrolled}"' not in listing  # signed up for every open batch: no box
+    assert f'name="staff_ids" value="{free.id}"' in listing
     detail = client.get(f"/training/staff/{enrolled}").get_data(as_text=True)
     assert f"已报名：{batch.name}" in detail and f"/signup/{enrolled}" not in detail
 

@@ -10,8 +10,9 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, false, func, or_, select, text
 from sqlalchemy.orm import contains_eager
+from sqlalchemy.sql.util import find_tables
 from wtforms.validators import ValidationError
 
 from .. import db, regions
@@ -21,7 +22,7 @@ from ..audit import changes as audit_changes
 from ..audit import object_label as audit_object_label
 from ..forms import ReviewForm
 from ..lists import Column, CsvExportMixin, csv_response, paginate, stream_rows
-from ..models import Application, AuditLog, Enterprise, MemberTier, Setting, utcnow
+from ..models import QUEUE_OPEN_PREDICATE, Application, AuditLog, Enterprise, MemberTier, Setting, utcnow
 from ..numbering import PatternError, check_pattern
 from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
 from ..settings import get_int, setting_help
@@ -127,10 +128,15 @@ class ReviewQueueView(BaseView):
             select(model)
             .join(Enterprise, Enterprise.id == model.enterprise_id)
             .options(contains_eager(model.enterprise))
+            .where(Application.kind == workflow.kind)  # the first column of the queue's indexes
         )
         if status == "open":
-            # a draft being filled in (the qualification wizard) is nothing the association can act on
-            query = query.where(model.status.in_([s for s in workflow.open_states if s != workflow.initial]))
+            # a draft being filled in (the qualification wizard) is nothing the association can act on;
+            # the literal predicate is the partial index's own, which SQLite needs word for word to use it
+            query = query.where(
+                model.status.in_([s for s in workflow.open_states if s != workflow.initial]),
+                text(f"application.{QUEUE_OPEN_PREDICATE}"),
+            )
         elif status in workflow.states:
             query = query.where(model.status == status)
         if args.get("enterprise"):
@@ -144,14 +150,22 @@ class ReviewQueueView(BaseView):
             query = query.where(submitted >= dt.datetime.combine(first_day, dt.time()))
         if last_day:
             query = query.where(submitted < dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time()))
-        return scoped(query, model), (submitted.asc(), model.id.asc()), status
+        return scoped(query, model), (submitted.asc(), Application.id.asc()), status
+
+    @staticmethod
+    def _count_query(query):
+        """The queue's count reads the application table alone, joined to enterprise only when filtered by it."""
+        count = select(Application.id).where(query.whereclause)
+        if Enterprise.__table__ in find_tables(query.whereclause, check_columns=True):
+            count = count.join(Enterprise, Enterprise.id == Application.enterprise_id)
+        return count
 
     @expose("/<kind>/")
     @has_access
     def queue(self, kind: str):
         workflow = self._workflow(kind)
         query, order, status = self._filtered(workflow)
-        page = paginate(query, order, page_number(), PAGE_SIZE)
+        page = paginate(query, order, page_number(), PAGE_SIZE, count_query=self._count_query(query))
         return self.render_template(
             "review/queue.html",
             workflow=workflow,

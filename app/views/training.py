@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from .. import audit, db
 from ..forms import CertificateForm, StaffForm, UploadForm
+from ..lists import paginate
 from ..models import AuditLog, Enrollment, QualificationStaff, StaffCertificate, TechnicalStaff, TrainingBatch
 from ..scoping import get_scoped_or_404, scoped
 from ..spreadsheets import SheetRejected, error_workbook, read_rows, template
@@ -32,10 +33,13 @@ from ..staff import (
 )
 from ..training import ENROLLMENT_STATES
 from ..uploads import UploadRejected, save_upload, store_generated
-from .common import flash_form_errors
+from .common import flash_form_errors, page_number
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_WORKBOOK_BYTES = 20 * 1024 * 1024
+STAFF_PAGE_SIZE = 50
+RECENT_SIGN_UPS = 200
+MAX_SELECTED = STAFF_PAGE_SIZE
 
 
 def notice_key(batch_id: int) -> str:
@@ -51,16 +55,19 @@ def open_batches() -> list[TrainingBatch]:
     ).all()
 
 
-def signed_up_pairs(batches: list[TrainingBatch]) -> set[tuple[int, int]]:
-    """(staff id, batch id) of the enterprise's people already signed up for these batches."""
-    if not batches:
-        return set()
+def signed_up_batches(batches: list[TrainingBatch], staff_ids: list[int]) -> dict[int, set[int]]:
+    """Staff id -> ids of these batches the person (one of the enterprise's) is already signed up for."""
+    if not batches or not staff_ids:
+        return {}
     rows = db.session.execute(
         scoped(select(Enrollment.staff_id, Enrollment.batch_id), Enrollment).where(
-            Enrollment.batch_id.in_([b.id for b in batches])
+            Enrollment.batch_id.in_([b.id for b in batches]), Enrollment.staff_id.in_(staff_ids)
         )
     )
-    return {(staff_id, batch_id) for staff_id, batch_id in rows}
+    taken: dict[int, set[int]] = {}
+    for staff_id, batch_id in rows:
+        taken.setdefault(staff_id, set()).add(batch_id)
+    return taken
 
 
 def fill_choices(form: StaffForm) -> None:
@@ -78,28 +85,37 @@ class TrainingView(BaseView):
     @expose("/")
     @has_access
     def index(self):
+        """The enterprise's staff, 50 a page, searchable; one form signs the ticked people up."""
         show_archived = request.args.get("archived") == "1"
-        staff = db.session.scalars(
-            scoped(select(TechnicalStaff), TechnicalStaff)
-            .where(TechnicalStaff.archived.is_(show_archived))
-            .order_by(TechnicalStaff.id.desc())
-        ).all()
+        needle = request.args.get("q", "").strip()[:50]
+        query = scoped(select(TechnicalStaff), TechnicalStaff).where(TechnicalStaff.archived.is_(show_archived))
+        if needle:
+            pattern = f"%{needle}%"
+            query = query.where(
+                TechnicalStaff.name.like(pattern)
+                | TechnicalStaff.id_number.like(pattern)
+                | TechnicalStaff.mobile.like(pattern)
+            )
+        page = paginate(query, (TechnicalStaff.id.desc(),), page_number(), STAFF_PAGE_SIZE)
         enrollments = db.session.scalars(
             scoped(select(Enrollment), Enrollment)
             .options(joinedload(Enrollment.batch), joinedload(Enrollment.staff))
             .order_by(Enrollment.id.desc())
-            .limit(200)
+            .limit(RECENT_SIGN_UPS)
         ).all()
         batches = open_batches()
         return self.render_template(
             "training/index.html",
-            staff=staff,
+            page=page,
+            staff=page.rows,
+            q=needle,
             batches=batches,
-            signed_up=signed_up_pairs(batches),
+            signed_up_batches=signed_up_batches(batches, [person.id for person in page.rows]),
             enrollments=enrollments,
             show_archived=show_archived,
             states=ENROLLMENT_STATES,
             genders=GENDERS,
+            staff_prefix=url_for("TrainingView.index") + "staff/",
         )
 
     def _staff_form(self, staff: TechnicalStaff | None):
@@ -388,6 +404,46 @@ class TrainingView(BaseView):
         if request.form.get("back") == "list":
             return redirect(url_for("TrainingView.index"))
         return redirect(url_for("TrainingView.staff_detail", staff_id=staff.id))
+
+    @expose("/batch/<int:batch_id>/signup", methods=["POST"])
+    @has_access
+    def signup_selected(self, batch_id: int):
+        """报名 of the people ticked on the staff list (one form for the whole page), all or none."""
+        batch = self._batch(batch_id)
+        refusal = self._notice_read(batch)
+        if refusal:
+            return refusal
+        back = url_for(
+            "TrainingView.index",
+            **{
+                k: v
+                for k, v in request.form.items()
+                if k in ("q", "page", "archived") and v and (k, v) != ("page", "1")
+            },
+        )
+        ids = {int(v) for v in request.form.getlist("staff_ids") if v.isascii() and v.isdigit() and len(v) <= 12}
+        if not ids:
+            flash(_("Please tick the people to sign up"), "warning")
+            return redirect(back)
+        if len(ids) > MAX_SELECTED:
+            abort(400)
+        people = db.session.scalars(
+            scoped(select(TechnicalStaff), TechnicalStaff).where(TechnicalStaff.id.in_(ids)).order_by(TechnicalStaff.id)
+        ).all()
+        if len(people) != len(ids):
+            abort(404)
+        rows = [
+            (number, {key: getattr(person, key) for key in STAFF_COLUMNS}) for number, person in enumerate(people, 1)
+        ]
+        result = sign_up(batch.id, g.user.enterprise_id, rows, uploaded_by=g.user)
+        if result.errors:
+            names = {number: person.name for number, person in enumerate(people, 1)}
+            for row, column, message in result.errors:
+                who = names.get(row, "")
+                flash(f"{who} {column}：{message}" if column else f"{who} {message}".strip(), "danger")
+        else:
+            flash(_("%(n)s people signed up for %(batch)s", n=result.enrolled, batch=batch.name), "success")
+        return redirect(back)
 
 
 def staff_counted(staff_id: int) -> bool:
