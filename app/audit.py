@@ -11,6 +11,7 @@ from flask import g, has_request_context, request
 from flask_babel import lazy_gettext as _l
 
 from . import db
+from .lists import ReturnToListMixin
 from .models import AuditLog
 from .scoping import current_user_or_none
 
@@ -33,6 +34,7 @@ ACTION_LABELS = {
     "add_project": _l("Project added"),
     "remove_project": _l("Project removed"),
     "file": _l("Material uploaded"),
+    "export": _l("Export CSV"),
     "import": _l("Imported from the old system"),
 }
 
@@ -105,8 +107,9 @@ def record(
     return entry
 
 
-class AuditedModelViewMixin:
-    """For back-office ModelViews: every add, edit and delete leaves an audit row.
+class AuditedModelViewMixin(ReturnToListMixin):
+    """For back-office ModelViews: every add, edit and delete leaves an audit row (and, like every
+    back-office form, 保存 returns to the list).
 
     Edits and deletes are recorded in pre_update/pre_delete, so the row is committed together with
     the change by FAB's own commit (one transaction: no change without its audit row).
@@ -173,6 +176,7 @@ OBJECT_LABELS = {
     "StaffingRule": _l("Staffing rule"),
     "MaterialRequirement": _l("Review material"),
     "Payment": _l("Payment"),
+    "CsvExport": _l("List"),
 }
 
 # Field names across the audited records (a field only one view labels is found on that view).
@@ -215,6 +219,9 @@ FIELD_LABELS = {
     "client": _l("Client"),
     "contract_value": _l("Contract value"),
     "accepted_on": _l("Acceptance date"),
+    "list": _l("List"),
+    "filters": _l("Filters"),
+    "rows": _l("Rows"),
 }
 EMPTY = "—"
 

@@ -100,7 +100,10 @@ BACK_OFFICE_READ = (
         read("StoredFile"),
         read("CertificateAdmin"),
         read("CertificateDocument"),
+        read("MemberList"),
+        read("NotificationLog"),
         *menu("BackOfficeHome", "EnterpriseDossiers", "EnterpriseAdmin", "CertificateRegister", "CertificateAdminMenu"),
+        *menu("MemberListMenu", "NotificationLogMenu"),
     ]
 )
 

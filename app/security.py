@@ -34,6 +34,7 @@ from werkzeug.security import check_password_hash
 from . import sessions, throttle
 from .audit import AuditedModelViewMixin
 from .display import ChineseRelatedLabelsMixin, role_label
+from .lists import CsvExportMixin
 from .models import PlatformUser
 from .scoping import ScopedActionsMixin, is_association_user, is_enterprise_user
 
@@ -60,6 +61,13 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+def _next_url() -> str:
+    """Where to go after signing in: a safe ?next=, else the home page. FAB's check logs "Invalid
+    redirect detected" for a missing one, which every plain sign-in is: ask it only when there is one."""
+    wanted = request.args.get("next", "")
+    return get_safe_redirect(wanted) if wanted else current_app.appbuilder.get_url_for_index
+
+
 class PlatformAuthDBView(AuthDBView):
     """F2 登录: 企业用户 or 协会用户, account + password; one message for every failure.
 
@@ -81,7 +89,7 @@ class PlatformAuthDBView(AuthDBView):
         if form.validate_on_submit():
             sm = self.appbuilder.sm
             username = form.username.data.strip()
-            back = self.appbuilder.get_url_for_login_with(get_safe_redirect(request.args.get("next", "")))
+            back = self.appbuilder.get_url_for_login_with(_next_url())
             # Failures only count: per address (a high ceiling, 429) and per account (delay, then lock).
             throttle.check_address("login")
             refused = throttle.refusal("login", username)
@@ -104,7 +112,7 @@ class PlatformAuthDBView(AuthDBView):
             login_user(user, remember=False)
             session["sv"] = user.session_version or 0
             sessions.open_session()
-            return redirect(get_safe_redirect(request.args.get("next", "")))
+            return redirect(_next_url())
         return self.render_template(self.login_template, title=self.title, form=form, appbuilder=self.appbuilder)
 
     @expose("/logout/", methods=["POST"])
@@ -128,8 +136,12 @@ class NoRoutesSecurityApi(SecurityApi):
 _FAB_ROUTES_WE_DROP = {"download"}
 
 
-class PlatformUserModelView(ChineseRelatedLabelsMixin, AuditedModelViewMixin, ScopedActionsMixin, UserDBModelView):
+class PlatformUserModelView(
+    CsvExportMixin, ChineseRelatedLabelsMixin, AuditedModelViewMixin, ScopedActionsMixin, UserDBModelView
+):
     exclude_route_methods = UserDBModelView.exclude_route_methods | _FAB_ROUTES_WE_DROP
+    csv_columns = ["first_name", "last_name", "username", "email", "phone", "active", "last_login", "created_on"]
+    label_columns = {**UserDBModelView.label_columns, "phone": _l("Mobile phone")}
     audit_exclude = ("password",)
     # FAB's help for these fields speaks of LDAP and OpenID sign-in, which we do not offer.
     description_columns = {

@@ -57,9 +57,25 @@ def grow_enterprises(ctx: dict, n: int) -> None:
         make_enterprise_user()
 
 
-def grow_enterprises_in_regions(ctx: dict, n: int) -> None:
+def grow_dashboard(ctx: dict, n: int) -> None:
+    """Everything 工作台 counts: waiting applications, expiring certificates and memberships, batches."""
+    import datetime as dt
+
+    from app.memberships import grant
+    from app.models import MemberTier
+    from app.qualification import today
+    from factories import make_certificate
+
+    tier = db.session.query(MemberTier).first()
     for index in range(n):
-        make_enterprise(region_code=("320102", "330102", "340202")[index % 3])
+        enterprise = make_enterprise(region_code=("320102", "330102", "340202")[index % 3])
+        make_membership_application(enterprise, status=("submitted", "received")[index % 2])
+        make_certificate(enterprise, valid_from=today() - dt.timedelta(days=1040))
+        grant(enterprise.id, tier.id, tier.annual_fee)
+        db.session.commit()
+        batch = make_batch(name=f"第{index}期", capacity=1)
+        ctx["seq"] = ctx.get("seq", 900) + 1
+        sign_up(batch.id, enterprise.id, [(2, person(ctx["seq"]))])
 
 
 def grow_applications(ctx: dict, n: int) -> None:
@@ -139,6 +155,27 @@ def grow_own_filings(ctx: dict, n: int) -> None:
         make_filing_application(ctx["oop_owner"], status="withdrawn", projects=1)
 
 
+def grow_members(ctx: dict, n: int) -> None:
+    from sqlalchemy import select
+
+    from app.memberships import grant
+    from app.models import MemberTier
+
+    tier = db.session.scalar(select(MemberTier).order_by(MemberTier.id))
+    for _ in range(n):
+        grant(make_enterprise().id, tier.id, 1000)
+    db.session.commit()
+
+
+def grow_notifications(ctx: dict, n: int) -> None:
+    from app.models import Notification
+
+    for _ in range(n):
+        enterprise = make_enterprise()
+        db.session.add(Notification(enterprise_id=enterprise.id, channel="sms", subject="审核结果", body="…", result="sent"))
+    db.session.commit()
+
+
 def grow_users(ctx: dict, n: int) -> None:
     for _ in range(n):
         make_user("Reviewer")
@@ -205,7 +242,9 @@ def grow_job_runs(ctx: dict, n: int) -> None:
 
 # (role, url, factory, query budget); urls may name ctx entries in {braces}.
 LIST_PAGES: list[tuple[str, str, Callable[[dict, int], None], int]] = [
-    ("Reviewer", "/backoffice/", grow_enterprises_in_regions, 8),
+    ("Reviewer", "/backoffice/", grow_dashboard, 12),
+    ("AssociationAdmin", "/backoffice/", grow_dashboard, 13),
+    ("Reviewer", "/backoffice/enterprises/list/?q=安防", grow_enterprises, 8),
     ("Reviewer", "/backoffice/enterprises/list/", grow_enterprises, 8),
     ("AssociationAdmin", "/backoffice/audit/list/", grow_applications, 8),
     ("Reviewer", "/backoffice/review/", grow_applications, 8),
@@ -237,6 +276,8 @@ LIST_PAGES: list[tuple[str, str, Callable[[dict, int], None], int]] = [
     ("oop_owner", "/filing/", grow_own_filings, 12),
     ("Reviewer", "/backoffice/review/qualification_new/", grow_qualification_applications, 8),
     ("Reviewer", "/backoffice/certificates/", grow_certificates, 8),
+    ("Reviewer", "/backoffice/members/list/", grow_members, 8),
+    ("Reviewer", "/backoffice/notifications/", grow_notifications, 8),
     ("AssociationAdmin", "/backoffice/qualification/levels/list/", grow_nothing, 8),
     ("AssociationAdmin", "/backoffice/qualification/rules/list/", grow_nothing, 10),
     ("AssociationAdmin", "/backoffice/qualification/materials/list/", grow_nothing, 10),

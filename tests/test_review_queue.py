@@ -273,3 +273,25 @@ def test_a_member_tier_can_be_taken_out_of_use(app, client, auth):
     assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
     db.session.expire_all()
     assert db.session.get(MemberTier, tier.id).active is False
+
+
+def test_saving_a_back_office_form_returns_to_its_list(app, client, auth):
+    """编辑 then 保存 goes back to the list the form was opened from (with its filters), not to 工作台."""
+    admin = make_user("AssociationAdmin")
+    auth.login(admin.username)
+    tier = db.session.scalar(select(MemberTier).where(MemberTier.name == "副会长单位"))
+    client.get("/backoffice/member-tiers/list/?_flt_0_name=副会长")
+    token = csrf_token(client, f"/backoffice/member-tiers/edit/{tier.id}")
+    response = client.post(
+        f"/backoffice/member-tiers/edit/{tier.id}",
+        data={"csrf_token": token, "name": tier.name, "annual_fee": "20000", "sort_order": "4", "active": "y"},
+    )
+    assert response.status_code == 302
+    assert "/backoffice/member-tiers/list/" in response.headers["Location"]
+    # opened straight from a link (no list visited first): still back to the list
+    token = csrf_token(client, f"/backoffice/member-tiers/edit/{tier.id}")
+    response = client.post(
+        f"/backoffice/member-tiers/edit/{tier.id}",
+        data={"csrf_token": token, "name": tier.name, "annual_fee": "20000", "sort_order": "4", "active": "y"},
+    )
+    assert "/backoffice/member-tiers/list/" in response.headers["Location"]

@@ -3,32 +3,29 @@
 from __future__ import annotations
 
 from flask import current_app, g, jsonify, redirect, request, send_file, url_for
-from flask_appbuilder import BaseView, IndexView, ModelView, expose, has_access
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder import BaseView, IndexView, expose, has_access
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
 
-from .. import db, portal, regions, sms_guard
-from ..lists import CsvExportMixin
-from ..models import Enterprise, PlatformUser, StoredFile
+from .. import portal, regions
+from ..models import Enterprise, StoredFile
 from ..scoping import (
-    ScopedActionsMixin,
     current_user_or_none,
     get_scoped_or_404,
     is_association_user,
     is_enterprise_user,
-    scoped,
 )
-from ..settings import payment_instructions_missing
 from ..uploads import storage_path
 from ..workflows import REGISTRY, load_workflows
 from .accounts import AccountView, ActivationView, CaptchaView, PasswordResetView, RegisterView
 from .change import ChangeRequestView
+from .dashboard import BackOfficeView
+from .dossier import EnterpriseDossierView
 from .filing import FilingView, refuse_out_of_province
 from .jobs import JobsView, MessageTemplateView
-from .membership import MembershipView
+from .membership import MemberListView, MembershipView
 from .messages import MessagesView
+from .notification_admin import NotificationAdminView
 from .qualification import PORTAL_VIEWS as QUALIFICATION_VIEWS
 from .qualification import MyCertificatesView
 from .qualification_admin import (
@@ -42,11 +39,6 @@ from .review import AuditLogView, MemberTierView, ReviewQueueView, SettingView, 
 from .training import TrainingView
 from .training_admin import EnrollmentAdminView, StaffSearchView, TrainingBatchView
 from .verify import CertificateApiView, CertificateDocumentView, VerifyView
-
-
-def is_association_admin(user) -> bool:
-    return user is not None and any(role.name in ("AssociationAdmin", "Admin") for role in user.roles)
-
 
 QUALIFICATION_MENUS = (
     "QualificationNew",
@@ -85,87 +77,6 @@ class PortalView(BaseView):
     def index(self):
         enterprise = get_scoped_or_404(Enterprise, g.user.enterprise_id)
         return self.render_template("portal/index.html", enterprise=enterprise, cards=portal.home(g.user))
-
-
-class BackOfficeView(BaseView):
-    """Association back office home: counts of what the platform holds."""
-
-    route_base = "/backoffice"
-    class_permission_name = "BackOffice"
-    default_view = "index"
-
-    @expose("/")
-    @has_access
-    def index(self):
-        enterprises_by_province = db.session.execute(
-            scoped(select(Enterprise.province, func.count()).group_by(Enterprise.province), Enterprise).order_by(
-                func.count().desc()
-            )
-        ).all()
-        stats = {
-            "sms_budget_alert": is_association_admin(g.user) and sms_guard.budget_alert(),
-            "payment_instructions_missing": is_association_admin(g.user) and payment_instructions_missing(),
-            "enterprises": sum(count for _province, count in enterprises_by_province),
-            "accounts": db.session.scalar(select(func.count()).select_from(PlatformUser)),
-            "files": db.session.scalar(select(func.count()).select_from(StoredFile)),
-        }
-        return self.render_template("backoffice/index.html", stats=stats, by_province=enterprises_by_province)
-
-
-class EnterpriseDossierView(CsvExportMixin, ScopedActionsMixin, ModelView):
-    """Read-only enterprise dossiers for association staff (changes go through 信息变更 review)."""
-
-    datamodel = SQLAInterface(Enterprise)
-    route_base = "/backoffice/enterprises"
-    class_permission_name = "EnterpriseDossier"
-    include_route_methods = {"list", "show"}
-    list_title = _l("Enterprise dossiers")
-    show_title = _l("Enterprise dossiers")
-    list_columns = ["name", "credit_code", "region_label", "contact_person", "mobile", "created_on"]
-    show_columns = [
-        "name",
-        "credit_code",
-        "legal_person",
-        "registered_capital",
-        "founded_on",
-        "address",
-        "province",
-        "city",
-        "district",
-        "contact_person",
-        "mobile",
-        "landline",
-        "email",
-        "business_scope",
-        "created_on",
-        "changed_on",
-    ]
-    search_columns = ["name", "credit_code", "province", "city", "contact_person", "mobile"]
-    order_columns = ["name", "credit_code", "created_on"]
-    base_order = ("created_on", "desc")
-    formatters_columns = {
-        "created_on": lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else "",
-        "changed_on": lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else "",
-    }
-    label_columns = {
-        "name": _l("Enterprise name"),
-        "credit_code": _l("Unified social credit code"),
-        "legal_person": _l("Legal representative"),
-        "registered_capital": _l("Registered capital (10k CNY)"),
-        "founded_on": _l("Founding date"),
-        "address": _l("Address"),
-        "region_label": _l("Enterprise region"),
-        "province": _l("Province"),
-        "city": _l("City"),
-        "district": _l("District"),
-        "contact_person": _l("Contact person"),
-        "mobile": _l("Contact mobile"),
-        "landline": _l("Enterprise landline"),
-        "email": _l("E-mail"),
-        "business_scope": _l("Business scope"),
-        "created_on": _l("Registered on"),
-        "changed_on": _l("Updated"),
-    }
 
 
 class FileView(BaseView):
@@ -317,6 +228,16 @@ def register(appbuilder) -> None:
         category="EnterpriseAdmin",
         category_label=_l("Enterprises"),
         category_icon="fa-building",
+    )
+    appbuilder.add_view(
+        MemberListView, "MemberListMenu", label=_l("Members"), icon="fa-id-badge", category="EnterpriseAdmin"
+    )
+    appbuilder.add_view(
+        NotificationAdminView,
+        "NotificationLogMenu",
+        label=_l("Messages sent"),
+        icon="fa-envelope-o",
+        category="EnterpriseAdmin",
     )
     appbuilder.add_view(
         TrainingBatchView,

@@ -20,7 +20,7 @@ from wtforms.validators import ValidationError
 
 from .. import certificates, db, qualification, regions
 from ..audit import AuditedModelViewMixin
-from ..lists import Column, CsvExportMixin, csv_response, paginate, stream_rows
+from ..lists import Column, CsvExportMixin, Field, export_csv, joined_text, labelled, page_size, paginate
 from ..models import Certificate, Enterprise, MaterialRequirement, QualificationLevel, StaffingRule
 from ..notify import notify_enterprise
 from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
@@ -269,6 +269,24 @@ def certificate_columns() -> list[Column]:
     ]
 
 
+def certificate_export_fields() -> list[Field]:
+    names = qualification.level_names()
+    return [
+        Field(_l("Certificate number"), Certificate.number),
+        Field(_l("Certificate"), Certificate.kind, labelled(certificates.KINDS)),
+        Field(_l("Holder"), Certificate.holder_name),
+        Field(_l("Unified social credit code"), Enterprise.credit_code),
+        Field(
+            _l("Region"),
+            joined_text(Enterprise.province, Enterprise.city),
+        ),
+        Field(_l("Level"), Certificate.level, labelled(names)),
+        Field(_l("Valid from"), Certificate.valid_from),
+        Field(_l("Valid until"), Certificate.valid_until),
+        Field(_l("Status"), Certificate.status, labelled(certificates.STATUSES)),
+    ]
+
+
 class CertificateAdminView(BaseView):
     """证书管理: every certificate, filtered; AssociationAdmin suspends, revokes or reinstates with a reason."""
 
@@ -313,7 +331,7 @@ class CertificateAdminView(BaseView):
     @has_access
     def index(self):
         query, order = self._filtered()
-        page = paginate(query, order, page_number(), PAGE_SIZE)
+        page = paginate(query, order, page_number(), page_size(PAGE_SIZE))
         return self.render_template(
             "qualification/admin_certificates.html",
             page=page,
@@ -329,7 +347,8 @@ class CertificateAdminView(BaseView):
     @has_access
     def csv(self):
         query, order = self._filtered()
-        return csv_response(certificate_columns(), stream_rows(query.order_by(*order)), str(_l("Certificates")))
+        filters = {key: value for key, value in request.args.items() if key not in ("page", "size")}
+        return export_csv(certificate_export_fields(), query, str(_l("Certificates")), filters, order)
 
     @expose("/<int:certificate_id>")
     @has_access

@@ -10,7 +10,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, false, func, or_, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.sql.util import find_tables
 from wtforms.validators import ValidationError
@@ -20,12 +20,13 @@ from ..audit import AuditedModelViewMixin, action_label
 from ..audit import actor_label as audit_actor_label
 from ..audit import changes as audit_changes
 from ..audit import object_label as audit_object_label
+from ..dashboard import long_wait, start_of_today, waiting_too_long_by_kind
 from ..forms import ReviewForm
-from ..lists import Column, CsvExportMixin, csv_response, paginate, stream_rows
+from ..lists import Column, CsvExportMixin, Field, export_csv, joined_text, labelled, local_time, page_size, paginate
 from ..models import QUEUE_OPEN_PREDICATE, Application, AuditLog, Enterprise, MemberTier, Setting, utcnow
 from ..numbering import PatternError, check_pattern
 from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
-from ..settings import get_int, setting_help
+from ..settings import setting_help
 from ..workflows import REGISTRY, Workflow, WorkflowError, apply, available, diagram, may_review, state_label
 from .common import checkboxes, page_number
 
@@ -48,10 +49,6 @@ def _format_time(value):
     return format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
 
 
-def long_wait() -> dt.timedelta:
-    return dt.timedelta(days=get_int("review.long_wait_days"))
-
-
 def queue_columns(workflow: Workflow) -> list[Column]:
     """The review queue's columns, for the HTML table and the CSV export alike."""
     now = utcnow()
@@ -63,6 +60,26 @@ def queue_columns(workflow: Workflow) -> list[Column]:
         Column("submitted_on", _l("Submitted on"), lambda r: _local(r.submitted_on)),
         Column("waiting", _l("Waiting"), lambda r: _("%(d)s day(s)", d=(now - (r.submitted_on or r.created_on)).days)),
         Column("status", _l("Status"), lambda r: workflow.label_of(r.status)),
+    ]
+
+
+def queue_export_fields(workflow: Workflow) -> list[Field]:
+    """The queue's columns as the CSV selects them: column tuples, labels instead of codes."""
+    model = workflow.model
+    today = utcnow()
+    days = _("%(d)s day(s)")
+    return [
+        Field(_l("No."), model.id),
+        Field(_l("Enterprise"), Enterprise.name),
+        Field(_l("Unified social credit code"), Enterprise.credit_code),
+        Field(_l("Region"), joined_text(Enterprise.province, Enterprise.city)),
+        Field(_l("Submitted on"), model.submitted_on, local_time),
+        Field(
+            _l("Waiting"),
+            func.coalesce(model.submitted_on, model.created_on),
+            lambda since: days % {"d": (today - since).days} if since else "",
+        ),
+        Field(_l("Status"), model.status, labelled({state: workflow.label_of(state) for state in workflow.states})),
     ]
 
 
@@ -95,22 +112,7 @@ class ReviewQueueView(BaseView):
         by_kind: dict[str, dict[str, int]] = {}
         for kind, status, count in counts:
             by_kind.setdefault(kind, {})[status] = count
-        since = utcnow() - long_wait()
-        waiting = or_(
-            *(
-                and_(Application.kind == w.kind, Application.status.in_(w.waiting_states))
-                for w in workflows
-                if w.waiting_states
-            ),
-            false(),
-        )
-        waiting_long = dict(
-            db.session.execute(
-                select(Application.kind, func.count())
-                .where(waiting, Application.submitted_on < since)
-                .group_by(Application.kind)
-            ).all()
-        )
+        waiting_long = waiting_too_long_by_kind(workflows)
         return self.render_template(
             "review/overview.html",
             workflows=workflows,
@@ -145,6 +147,11 @@ class ReviewQueueView(BaseView):
         if args.get("province"):
             query = query.where(Enterprise.region_code.startswith(args["province"]))
         submitted = func.coalesce(model.submitted_on, model.created_on)
+        # 工作台's links: waiting longer than the setting's days, or received today (Asia/Shanghai)
+        if args.get("submitted") == "long":
+            query = query.where(submitted < utcnow() - long_wait())
+        elif args.get("submitted") == "today":
+            query = query.where(submitted >= start_of_today())
         first_day, last_day = _date_arg("from"), _date_arg("to")
         if first_day:
             query = query.where(submitted >= dt.datetime.combine(first_day, dt.time()))
@@ -165,7 +172,7 @@ class ReviewQueueView(BaseView):
     def queue(self, kind: str):
         workflow = self._workflow(kind)
         query, order, status = self._filtered(workflow)
-        page = paginate(query, order, page_number(), PAGE_SIZE, count_query=self._count_query(query))
+        page = paginate(query, order, page_number(), page_size(PAGE_SIZE), count_query=self._count_query(query))
         return self.render_template(
             "review/queue.html",
             workflow=workflow,
@@ -186,7 +193,8 @@ class ReviewQueueView(BaseView):
         """导出 CSV: every row the queue's current filters select, not just the page."""
         workflow = self._workflow(kind)
         query, order, _status = self._filtered(workflow)
-        return csv_response(queue_columns(workflow), stream_rows(query.order_by(*order)), str(workflow.label))
+        filters = {key: value for key, value in request.args.items() if key not in ("page", "size")}
+        return export_csv(queue_export_fields(workflow), query, str(workflow.label), filters, order)
 
     @expose("/<kind>/<int:application_id>")
     @has_access
