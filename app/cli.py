@@ -28,7 +28,8 @@ def seed_command() -> None:
     added = seed_defaults()
     click.echo(
         f"seeded {added['settings']} setting(s), {added['tiers']} member tier(s), "
-        f"{added['levels']} qualification level(s) with their staffing rules and materials"
+        f"{added['levels']} qualification level(s) with their staffing rules and materials, "
+        f"{added['templates']} message template(s)"
     )
 
 
