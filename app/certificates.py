@@ -12,7 +12,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from . import audit, db
+from . import audit, clock, db
 from .models import Certificate, CertificateEvent, utcnow
 from .numbering import next_number
 
@@ -68,7 +68,7 @@ def issue(
         holder_name=holder_name,
         application_id=application_id,
         level=level,
-        issued_on=issued_on or dt.date.today(),
+        issued_on=issued_on or clock.today(),
         valid_from=valid_from,
         valid_until=valid_until,
         status="valid",

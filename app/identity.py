@@ -7,7 +7,7 @@ import datetime as dt
 from flask_babel import gettext as _
 from stdnum.cn import ric, uscc
 
-from . import regions
+from . import clock, regions
 from .exceptions import UserError
 
 
@@ -66,7 +66,7 @@ def normalize_id_number(value: str | None) -> str:
         birth = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise InvalidIdentity(_("The birth date in the ID card number is not valid")) from None
-    if birth > dt.date.today() or birth.year < 1900:
+    if birth > clock.today() or birth.year < 1900:
         raise InvalidIdentity(_("The birth date in the ID card number is not valid"))
     if not regions.code_existed(number[:6]):
         raise InvalidIdentity(_("The region code (first 6 digits) of the ID card number does not exist"))

@@ -8,7 +8,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
-from . import certificates, db
+from . import certificates, clock, db
 from .models import Enterprise, Membership
 from .settings import get_int
 
@@ -19,7 +19,7 @@ def current_membership(enterprise_id: int) -> Membership | None:
         .where(
             Membership.enterprise_id == enterprise_id,
             Membership.status == "valid",
-            Membership.valid_until >= dt.date.today(),
+            Membership.valid_until >= clock.today(),
         )
         .order_by(Membership.valid_until.desc())
         .limit(1)
@@ -30,7 +30,7 @@ def grant(
     enterprise_id: int, tier_id: int, fee: Any, application_id: int | None = None, actor: Any = None
 ) -> Membership:
     """A membership period from today, numbered in the certificate register; the caller commits."""
-    today = dt.date.today()
+    today = clock.today()
     until = today + relativedelta(months=get_int("membership.period_months")) - dt.timedelta(days=1)
     enterprise = db.session.get(Enterprise, enterprise_id)
     certificate = certificates.issue(

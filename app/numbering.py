@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import db
+from . import clock, db
 from .models import NumberSequence
 from .settings import get_setting
 
@@ -39,7 +39,7 @@ def next_number(kind: str, today: dt.date | None = None) -> str:
     The UPDATE locks the year's row until the caller commits, so concurrent issuers queue and
     numbers have no gaps (a rolled-back transaction gives its number back) and no duplicates.
     """
-    year = (today or dt.date.today()).year
+    year = (today or clock.today()).year
     statement = (
         update(NumberSequence)
         .where(NumberSequence.kind == kind, NumberSequence.year == year)

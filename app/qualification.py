@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from . import audit, certificates, db
+from .clock import CHINA, today  # noqa: F401 - re-exported
 from .exceptions import UserError
 from .models import (
     Application,
@@ -41,7 +42,6 @@ class NotEligible(UserError):
     """The enterprise may not do this now; the message says exactly why."""
 
 
-CHINA = dt.timezone(dt.timedelta(hours=8))  # Asia/Shanghai has no daylight saving time
 KINDS = (
     "qualification_new",
     "qualification_annual",
@@ -50,11 +50,6 @@ KINDS = (
     "qualification_renewal",
 )
 OPEN_STATES = ("draft", "submitted", "received", "returned")
-
-
-def today() -> dt.date:
-    """The calendar day in Asia/Shanghai, whatever the server's zone."""
-    return dt.datetime.now(CHINA).date()
 
 
 # --- defaults (RULES.md), inserted by `flask seed` when the association has no levels yet ---------

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, db
+from . import audit, clock, db
 from .exceptions import UserError
 from .identity import InvalidIdentity, birth_date_of, gender_of, normalize_id_number
 from .models import Enrollment, StoredFile, TechnicalStaff, TrainingBatch
@@ -135,7 +135,7 @@ def check_staff(
         if gender and gender != gender_of(values["id_number"]):
             errors["gender"] = _("The gender does not match the ID card number")
         birth = birth_date_of(values["id_number"])
-        today = dt.date.today()
+        today = clock.today()
         age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
         if age < MIN_AGE:
             errors["id_number"] = _("The person must be at least %(n)s years old", n=MIN_AGE)
@@ -224,7 +224,7 @@ class SignupResult:
 
 
 def batch_open_problem(batch: TrainingBatch, today: dt.date | None = None) -> str | None:
-    today = today or dt.date.today()
+    today = today or clock.today()
     if batch.status != "open":
         return _("This training batch is not open for sign-up")
     if today < batch.signup_opens_on or today > batch.signup_closes_on:

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, certificates, db
+from . import audit, certificates, clock, db
 from .exceptions import UserError
 from .models import Enrollment, TechnicalStaff, TrainingBatch, utcnow
 
@@ -67,7 +67,7 @@ def record_results(batch: TrainingBatch, action: str, enrollment_ids: list[int],
     for enrollment_id in enrollment_ids:
         values: dict[str, Any] = {"status": target, "changed_on": utcnow()}
         if target in ("passed", "failed"):
-            values["result_on"] = dt.date.today()
+            values["result_on"] = clock.today()
         moved = db.session.execute(
             update(Enrollment)
             .where(Enrollment.id == enrollment_id, Enrollment.batch_id == batch.id, Enrollment.status == source)
@@ -86,7 +86,7 @@ def record_results(batch: TrainingBatch, action: str, enrollment_ids: list[int],
                     "training",
                     enterprise_id=enrollment.enterprise_id,
                     holder_name=enrollment.staff.name,
-                    valid_from=dt.date.today(),
+                    valid_from=clock.today(),
                     actor=actor,
                 )
                 enrollment.certificate_id = certificate.id

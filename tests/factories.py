@@ -168,9 +168,10 @@ def make_batch(**fields):
     """An open training batch whose sign-up window includes today."""
     import datetime as dt
 
+    from app import clock
     from app.models import TrainingBatch
 
-    today = dt.date.today()
+    today = clock.today()
     values = dict(
         name="2026年第一期安防技术培训",
         notice="报名须知：请如实填写。",

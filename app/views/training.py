@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Response, abort, flash, g, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
@@ -11,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from .. import audit, db
+from .. import audit, clock, db
 from ..forms import CertificateForm, StaffForm, UploadForm
 from ..lists import paginate
 from ..models import AuditLog, Enrollment, QualificationStaff, StaffCertificate, TechnicalStaff, TrainingBatch
@@ -47,7 +45,7 @@ def notice_key(batch_id: int) -> str:
 
 
 def open_batches() -> list[TrainingBatch]:
-    today = dt.date.today()
+    today = clock.today()
     return db.session.scalars(
         select(TrainingBatch)
         .where(TrainingBatch.status == "open", TrainingBatch.signup_closes_on >= today)
@@ -88,7 +86,8 @@ class TrainingView(BaseView):
         """The enterprise's staff, 50 a page, searchable; one form signs the ticked people up."""
         show_archived = request.args.get("archived") == "1"
         needle = request.args.get("q", "").strip()[:50]
-        query = scoped(select(TechnicalStaff), TechnicalStaff).where(TechnicalStaff.archived.is_(show_archived))
+        # "archived = ?" (not "IS"): PostgreSQL serves it from the (enterprise, archived, id) index
+        query = scoped(select(TechnicalStaff), TechnicalStaff).where(TechnicalStaff.archived == show_archived)
         if needle:
             pattern = f"%{needle}%"
             query = query.where(
