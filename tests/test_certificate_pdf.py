@@ -3,7 +3,6 @@ the QR code decoding to the public verification URL; cached by content; download
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import shutil
 import subprocess
@@ -15,7 +14,7 @@ from PIL import Image, ImageStat
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from app import certificates, db
+from app import certificates, clock, db
 from app.certificate_pdf import document_for, verification_url
 from app.models import Certificate, CertificateDocument, CertificateEvent, MemberTier
 from app.uploads import storage_path
@@ -71,7 +70,7 @@ def make_kind(kind: str) -> Certificate:
     if kind == "training":
         owner = make_enterprise_user()
         certificate = certificates.issue(
-            "training", enterprise_id=owner.enterprise_id, holder_name="李培训", valid_from=dt.date.today()
+            "training", enterprise_id=owner.enterprise_id, holder_name="李培训", valid_from=clock.today()
         )
         db.session.commit()
         return certificate

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from app import clock
 from app.memberships import grant
 from app.workflows import apply
 from factories import (
@@ -29,7 +30,7 @@ def test_cards_show_membership_certificate_deadlines_applications_messages_and_s
     owner = make_enterprise_user()
     returned = make_membership_application(owner.enterprise, status="submitted")
     apply(returned, "return", make_user("Reviewer"), comment="请补充")  # also an unread message
-    start = dt.date.today() - dt.timedelta(days=340)
+    start = clock.today() - dt.timedelta(days=340)
     certificate = make_certificate(owner.enterprise, "L3", valid_from=start)
     make_staff(owner.enterprise, 31)
     make_staff(owner.enterprise, 32)

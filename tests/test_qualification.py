@@ -11,7 +11,7 @@ import time_machine
 from sqlalchemy import func, select
 from test_uploads import image_bytes, minimal_pdf
 
-from app import db
+from app import clock, db
 from app.models import (
     Application,
     AuditLog,
@@ -97,7 +97,7 @@ def pdf_upload(name: str = "资料.pdf"):
 
 
 def add_project(client, record_id: int, value: str = "60", days_ago: int = 30, kind: str = "new"):
-    completed = dt.date.today() - dt.timedelta(days=days_ago)
+    completed = clock.today() - dt.timedelta(days=days_ago)
     return post(
         client,
         f"/qualification/{kind}/{record_id}/projects",
@@ -555,7 +555,7 @@ def test_new_application_only_without_a_valid_certificate(app, client, auth):
 
 def test_one_open_application_per_enterprise(app, client, auth):
     owner = enterprise_user()
-    certificate = make_certificate(owner.enterprise, "L2", valid_from=dt.date.today() - dt.timedelta(days=340))
+    certificate = make_certificate(owner.enterprise, "L2", valid_from=clock.today() - dt.timedelta(days=340))
     pending = make_qualification_application(
         owner, "qualification_annual", "submitted", "L2", certificate=certificate, review_year=1
     )
@@ -664,7 +664,7 @@ def test_credential_is_a_title_or_a_valid_certificate_or_a_passed_training(app):
     person.title = "无"
     db.session.commit()
     assert staff_lines(record) == [(5, 4, False)]
-    today = dt.date.today()
+    today = clock.today()
     certificate = StaffCertificate(
         staff_id=person.id,
         enterprise_id=owner.enterprise_id,
@@ -835,7 +835,7 @@ def test_each_type_has_its_queue(app, client, auth):
     new_owner, annual_owner, drafting = enterprise_user(), enterprise_user(), enterprise_user()
     submitted(new_owner)
     make_qualification_application(drafting)  # still in the wizard: not the association's business yet
-    certificate = make_certificate(annual_owner.enterprise, "L3", valid_from=dt.date.today() - dt.timedelta(days=350))
+    certificate = make_certificate(annual_owner.enterprise, "L3", valid_from=clock.today() - dt.timedelta(days=350))
     submitted(annual_owner, "qualification_annual", certificate=certificate, review_year=1)
     reviewer_login(client, auth)
     new_queue = text(client.get("/backoffice/review/qualification_new/"))

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
-from app import db
+from app import clock, db
 from app.models import AuditLog, Enrollment, StoredFile, TechnicalStaff
 from app.spreadsheets import headers
 from app.staff import check_staff, sign_up
@@ -67,7 +67,7 @@ def test_gender_is_cross_checked_with_the_id_number(app):
 
 
 def test_minors_are_refused(app):
-    young = id_number(birth=f"{dt.date.today().year - 10}0101")
+    young = id_number(birth=f"{clock.today().year - 10}0101")
     data = person(4, id_number=young)
     data["gender"] = "男" if int(young[16]) % 2 else "女"
     assert "16" in check_staff(data)[1]["id_number"]
@@ -238,7 +238,7 @@ def test_sign_up_refusals(app, client, auth):
     full = make_batch(capacity=2)
     response = upload(client, full.id, workbook([person(i) for i in range(40, 43)]))
     assert "名额不足：剩余 2 个名额，本次报名 3 人" in response.get_data(as_text=True)
-    closed = make_batch(signup_closes_on=dt.date.today() - dt.timedelta(days=1))
+    closed = make_batch(signup_closes_on=clock.today() - dt.timedelta(days=1))
     assert "报名时间" in upload(client, closed.id, workbook([person(44)])).get_data(as_text=True)
     batch = make_batch()
     response = upload(client, batch.id, b"not a workbook", filename="x.xlsx")
@@ -292,7 +292,7 @@ def test_five_thousand_rows(app):
 
 def test_results_and_certificates(app, client, auth):
     owner = make_enterprise_user()
-    batch = make_batch(starts_on=dt.date.today() - dt.timedelta(days=1))  # results only once training began
+    batch = make_batch(starts_on=clock.today() - dt.timedelta(days=1))  # results only once training began
     sign_up(batch.id, owner.enterprise_id, [(2, person(60)), (3, person(61))])
     reviewer = make_user("Reviewer")
     auth.login(reviewer.username)
@@ -307,7 +307,7 @@ def test_results_and_certificates(app, client, auth):
     client.post(f"/backoffice/training/{batch.id}/act", data={"action": "fail", "ids": ids[1:], "csrf_token": token})
     db.session.expire_all()
     passed, failed = db.session.scalars(select(Enrollment).order_by(Enrollment.id)).all()
-    year = dt.date.today().year
+    year = clock.today().year
     assert (passed.status, passed.certificate_number) == ("passed", f"皖安协培[{year}]第00001号")
     assert (failed.status, failed.certificate_number) == ("failed", None)
     auth.logout()

@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from urllib.parse import quote
 
-from app import certificates, db
+from app import certificates, clock, db
 from app.models import CertificateEvent
 from factories import make_certificate, make_enterprise_user
 
@@ -72,7 +72,7 @@ def test_every_status_is_said_plainly(app, client):
         label = str(certificates.STATUSES[status])
         assert "本证书不在有效状态" in text and label in text, status
         assert client.get(url(certificate.number, api=True)).get_json()["certificate"]["status"] == status
-    old = make_certificate(owner.enterprise, "L3", valid_from=dt.date.today() - dt.timedelta(days=4000))
+    old = make_certificate(owner.enterprise, "L3", valid_from=clock.today() - dt.timedelta(days=4000))
     text = client.get(url(old.number)).get_data(as_text=True)
     assert "本证书不在有效状态" in text and str(certificates.STATUSES["expired"]) in text
 

@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 from playwright.sync_api import expect
 
+from app import clock
 from factories import (
     make_batch,
     make_certificate,
@@ -61,7 +62,7 @@ def test_fab_confirm_dialog_and_date_picker_in_chinese(live_app, live_server, pa
 def test_portal_home_cards(live_app, live_server, page):
     owner = make_enterprise_user(name="合肥卡片示例安防有限公司")
     make_membership_application(owner.enterprise, status="returned")
-    make_certificate(owner.enterprise, "L3", valid_from=dt.date.today() - dt.timedelta(days=340))
+    make_certificate(owner.enterprise, "L3", valid_from=clock.today() - dt.timedelta(days=340))
     make_staff(owner.enterprise, 91)
     make_staff(owner.enterprise, 92)
     base = live_server.url
