@@ -295,3 +295,28 @@ def test_saving_a_back_office_form_returns_to_its_list(app, client, auth):
         data={"csrf_token": token, "name": tier.name, "annual_fee": "20000", "sort_order": "4", "active": "y"},
     )
     assert "/backoffice/member-tiers/list/" in response.headers["Location"]
+
+
+def test_queue_page_size_and_bulk_bar(app, client, auth):
+    """每页 25/50/100; the bulk bar's buttons carry the states they accept for the script (served from
+    our static files), and the server still refuses a row in a state the action does not take."""
+    reviewer_client(client, auth)
+    submitted = [make_membership_application(make_enterprise(), status="submitted") for _ in range(26)]
+    page = client.get("/backoffice/review/membership/?size=25").get_data(as_text=True)
+    assert page.count('name="ids"') == 25
+    assert "size=50" in page and "size=100" in page and "每页" in page
+    assert "page=2" in page and "size=25" in page  # the next page keeps the size
+    assert client.get("/backoffice/review/membership/?size=7").get_data(as_text=True).count('name="ids"') == 26
+    assert 'src="/static/js/bulk_bar.js"' in page and "<script>" not in page
+    assert 'data-status="submitted"' in page and 'data-sources="' in page
+    token = csrf_token(client, "/backoffice/review/membership/")
+    completed = make_membership_application(make_enterprise(), status="completed")
+    response = client.post(
+        "/backoffice/review/membership/bulk",
+        data={"csrf_token": token, "transition": "receive", "ids": [str(submitted[0].id), str(completed.id)]},
+        follow_redirects=True,
+    )
+    db.session.expire_all()
+    assert db.session.get(Application, submitted[0].id).status == "received"
+    assert db.session.get(Application, completed.id).status == "completed"
+    assert f"#{completed.id}" in response.get_data(as_text=True)

@@ -224,12 +224,14 @@ class StaffSearchView(BaseView):
         size = page_size(self.page_size)
         elsewhere = other_employers_column().label("elsewhere")
         query = self._filtered(elsewhere).options(contains_eager(TechnicalStaff.enterprise))
+        # one row beyond the page says whether there is a next one (no count over 200,000 people)
         rows = db.session.execute(
-            query.order_by(TechnicalStaff.id.desc()).limit(size).offset((page - 1) * size)
+            query.order_by(TechnicalStaff.id.desc()).limit(size + 1).offset((page - 1) * size)
         ).all()
         return self.render_template(
             "training/admin_staff.html",
-            rows=rows,
+            rows=rows[:size],
+            has_next=len(rows) > size,
             q=q,
             flagged=flagged,
             page=page,
