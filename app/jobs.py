@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 CERTIFICATE_KINDS_REMINDED = ("qualification", "filing")  # memberships are reminded as memberships
 BATCH = 200
+# A run still "running" after this long is taken to belong to a process that died.
+STALE_AFTER = dt.timedelta(hours=2)
 
 
 @dataclass(frozen=True)
@@ -461,8 +463,30 @@ def claim(name: str, scheduled_for: dt.datetime, trigger: str, actor: Any = None
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        return None
+        return _take_over_stale(name, scheduled_for, trigger, actor)
     return run
+
+
+def _take_over_stale(name: str, scheduled_for: dt.datetime, trigger: str, actor: Any) -> JobRun | None:
+    """A slot still "running" long after it started belongs to a process that died (killed, host down):
+    one process takes it over with a compare-and-set and runs it again (every job is safe to re-run)."""
+    now = utcnow()
+    taken = db.session.execute(
+        update(JobRun)
+        .where(
+            JobRun.job == name,
+            JobRun.scheduled_for == scheduled_for,
+            JobRun.result == "running",
+            JobRun.started_on < now - STALE_AFTER,
+        )
+        .values(started_on=now, trigger=trigger, host=socket.gethostname()[:100], actor_id=getattr(actor, "id", None))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if taken.rowcount != 1:
+        return None
+    log.warning("job %s: took over the stale run of slot %s", name, scheduled_for)
+    return db.session.scalar(select(JobRun).where(JobRun.job == name, JobRun.scheduled_for == scheduled_for))
 
 
 def run_job(
@@ -503,7 +527,13 @@ def catch_up(now: dt.datetime | None = None) -> list[JobRun]:
     done = []
     for name, job in JOBS.items():
         slot = job.schedule.latest_slot(now)
-        taken = db.session.scalar(select(JobRun.id).where(JobRun.job == name, JobRun.scheduled_for == slot))
+        taken = db.session.scalar(
+            select(JobRun.id).where(
+                JobRun.job == name,
+                JobRun.scheduled_for == slot,
+                (JobRun.result != "running") | (JobRun.started_on >= utcnow() - STALE_AFTER),
+            )
+        )
         if taken is None and (run := run_job(name, trigger="catch_up", scheduled_for=slot)) is not None:
             done.append(run)
     return done

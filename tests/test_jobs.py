@@ -181,6 +181,20 @@ def test_a_slot_runs_once_and_a_missed_run_is_caught_up_once_on_start(app):
     assert count(JobRun) == len(JOBS)
 
 
+def test_a_slot_left_running_by_a_dead_process_is_taken_over_once(app):
+    now = dt.datetime(2027, 3, 1, 5, 0)
+    slot = JOBS["purge_wizard_drafts"].schedule.latest_slot(now)
+    db.session.add(JobRun(job="purge_wizard_drafts", scheduled_for=slot, trigger="schedule", started_on=now))
+    db.session.commit()
+    assert run_due("purge_wizard_drafts", now=now) is None  # still running elsewhere, as far as anyone knows
+    with time_machine.travel(dt.datetime(2027, 3, 1, 8, 0, tzinfo=dt.UTC), tick=False):
+        assert [run.job for run in catch_up(now) if run.job == "purge_wizard_drafts"] == ["purge_wizard_drafts"]
+        assert run_due("purge_wizard_drafts", now=now) is None  # finished now: nothing left to take over
+    run = db.session.scalar(select(JobRun).where(JobRun.job == "purge_wizard_drafts"))
+    assert (run.result, run.trigger) == ("ok", "catch_up")
+    assert count(JobRun, JobRun.job == "purge_wizard_drafts") == 1
+
+
 def test_a_failing_job_is_recorded_as_failed(app, monkeypatch):
     def broken():
         raise RuntimeError("disk full")
