@@ -125,3 +125,14 @@ def test_audit_diff_and_notice_without_blank_lines(live_app, live_server, page):
         assert gap < 12, f"{url}: the notice starts {gap}px below the panel's padding (a blank line)"
     screenshot(page, "batch-notice")
     assert page.foreign_requests == []
+
+
+def test_enterprise_menu_fits_one_line_at_1280(live_app, live_server, page):
+    """Seven chapters, language, messages, account and sign-out on one line of a 1280-px screen."""
+    user = make_enterprise_user()
+    login(page, live_server.url, user.username)
+    page.wait_for_url("**/portal/**")
+    expect(page.locator(".navbar a:has-text('证书补办')")).to_be_visible()
+    height = page.evaluate("document.querySelector('.navbar').getBoundingClientRect().height")
+    assert height < 70, f"the menu wraps: {height}px high"
+    screenshot(page, "portal-menu-1280")
