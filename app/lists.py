@@ -92,35 +92,6 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def csv_response(columns: list[Column], rows: Iterable[Any], filename: str) -> Response:
-    """Stream `rows` as CSV with the columns' labels as headers."""
-
-    def generate() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        buffer.write("\ufeff")
-        writer.writerow([str(c.label) for c in columns])
-        for count, row in enumerate(rows, start=1):
-            writer.writerow([neutralise(plain(c.value(row))) for c in columns])
-            if count % CSV_BATCH == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    response = Response(stream_with_context(generate()), mimetype="text/csv")
-    stamp = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y%m%d-%H%M")
-    name = f"{filename}-{stamp}.csv"
-    response.headers["Content-Disposition"] = f"attachment; filename=export.csv; filename*=UTF-8''{quote(name)}"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
-def stream_rows(query: Select) -> Iterator[Any]:
-    """Rows of `query` in batches, without loading the whole result at once."""
-    yield from db.session.scalars(query.execution_options(yield_per=CSV_BATCH))
-
-
 PAGE_SIZES = (25, 50, 100)
 SHANGHAI = dt.timedelta(hours=8)  # Asia/Shanghai keeps no daylight saving: a fixed offset is exact
 _FORMULA_CHARS = frozenset(FORMULA_STARTS)
