@@ -196,6 +196,14 @@ def parse_count(value: Any, default: int) -> int:
     return int(text)
 
 
+def fits(model: Any, column: str, text: str) -> str:
+    """`text` if the column can hold it, else ValueError (PostgreSQL would refuse the whole file's INSERT)."""
+    length = getattr(model.__table__.c[column].type, "length", None)
+    if length is not None and len(text) > length:
+        raise ValueError(f"longer than {length} characters")
+    return text
+
+
 def fetch(column: Any, keys: Iterable[Any], *columns: Any) -> list[Any]:
     """Rows whose `column` is among `keys`, CHUNK keys per query."""
     keys = sorted({key for key in keys if key})
@@ -395,7 +403,7 @@ class EnterpriseImporter(Importer):
                     elif name == "founded_on":
                         profile[name] = parse_date(row.get(name))
                     else:
-                        profile[name] = text
+                        profile[name] = fits(Enterprise, name, text)
                 except ValueError as error:
                     problems.append(f"{name}: {error}")
             enterprise = enterprises.get(code)
@@ -476,6 +484,8 @@ class MembershipImporter(Importer):
             values = self.required(row, problems)
             enterprise = self.enterprise_for(values, enterprises, problems)
             number = values["member_number"]
+            if len(number) > 60:
+                problems.append("member_number is longer than 60 characters")
             tier = tiers.get(values["tier"])
             if values["tier"] and tier is None:
                 problems.append(f"tier {values['tier']!r} is not a member tier ({'、'.join(tiers)})")
@@ -630,6 +640,8 @@ class CertificateImporter(Importer):
             values = self.required(row, problems)
             enterprise = self.enterprise_for(values, enterprises, problems)
             number = values["number"]
+            if len(number) > 60:
+                problems.append("number is longer than 60 characters")
             level = mapping.get(values["level"])
             if values["level"] and level is None:
                 problems.append(f"level {values['level']!r} is not mapped to a platform level (setting legacy.level_map)")
@@ -846,11 +858,15 @@ class StaffImporter(Importer):
                 except ValueError as error:
                     problems.append(f"training_date: {error}")
                 number = values["training_certificate_number"]
+                if len(number) > 60:
+                    problems.append("training_certificate_number is longer than 60 characters")
                 if result == "passed" and not number:
                     problems.append("training_certificate_number is empty (needed with 合格)")
                 if number and number in seen_numbers:
                     problems.append(f"training_certificate_number repeats line {seen_numbers[number]}")
                 seen_numbers.setdefault(number, line)
+            if len(values["training_batch"]) > 200:
+                problems.append("training_batch is longer than 200 characters")
             plan.update(
                 result=result,
                 batch=values["training_batch"] or DEFAULT_BATCH,
@@ -866,13 +882,16 @@ class StaffImporter(Importer):
                             dates[name] = parse_date(row.get(name))
                         except ValueError as error:
                             problems.append(f"{name}: {error}")
-                plan["certificate"] = {
-                    "kind": values["certificate_kind"][:60],
-                    "number": values["certificate_number"][:60],
-                    "grade": values["certificate_grade"][:30] or None,
-                    "issued_on": dates.get("certificate_issued_on"),
-                    "expires_on": dates.get("certificate_expires_on"),
-                }
+                try:
+                    plan["certificate"] = {
+                        "kind": fits(StaffCertificate, "kind", values["certificate_kind"]),
+                        "number": fits(StaffCertificate, "number", values["certificate_number"]),
+                        "grade": fits(StaffCertificate, "grade", values["certificate_grade"]) or None,
+                        "issued_on": dates.get("certificate_issued_on"),
+                        "expires_on": dates.get("certificate_expires_on"),
+                    }
+                except ValueError as error:
+                    problems.append(f"certificate: {error}")
             if enterprise is not None and key:
                 if (enterprise.credit_code, key) in seen:
                     problems.append(f"id_number repeats line {seen[(enterprise.credit_code, key)]}")

@@ -97,6 +97,7 @@ def test_cli_dry_run_and_refusal_output(app, tmp_path):
         f"{WUHU},皖安协资[2024]第0107号,三级,2024-02-30,,2027-02-28,有效,,1,1",  # no such date
         "91340104MA9000002X,皖安协资[2024]第0107号,三级,2024-03-01,,2027-02-28,有效,,1,1",  # bad check character
         f"{WUHU},皖安协资[2026]第0042号,三级,2024-03-01,,2027-02-28,有效,,1,1",  # number repeats line 2
+        f"{WUHU},{'号' * 61},三级,2024-03-01,,2027-02-28,有效,,1,1",  # longer than the register holds
     ],
 )
 def test_one_bad_row_refuses_the_whole_file(app, bad_row):
