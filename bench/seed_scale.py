@@ -487,7 +487,7 @@ def seed(enterprises: int, applications: int, staff: int, audits: int) -> None:
             yield {
                 "enterprise_id": 1 if owner else rng.randrange(3, enterprises + 1),
                 "user_id": users[OWNER_PHONE] if owner else None,
-                "channel": "inbox" if owner else rng.choice(("inbox", "sms")),
+                "channel": "inapp" if owner else rng.choice(("inapp", "sms")),
                 "subject": "申请状态变更",
                 "body": "您的申请已被接收。",
                 "result": "sent",

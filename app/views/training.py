@@ -36,7 +36,7 @@ from .common import flash_form_errors, page_number
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_WORKBOOK_BYTES = 20 * 1024 * 1024
 STAFF_PAGE_SIZE = 50
-RECENT_SIGN_UPS = 200
+RECENT_SIGN_UPS = 50
 MAX_SELECTED = STAFF_PAGE_SIZE
 
 
@@ -95,10 +95,13 @@ class TrainingView(BaseView):
                 | TechnicalStaff.id_number.like(pattern)
                 | TechnicalStaff.mobile.like(pattern)
             )
-        page = paginate(query, (TechnicalStaff.id.desc(),), page_number(), STAFF_PAGE_SIZE)
+        # Ordered by the whole index (the first two are fixed by the filter): PostgreSQL otherwise walks the
+        # primary key backwards through every enterprise's staff when this one's are the oldest rows.
+        newest_first = (TechnicalStaff.enterprise_id.desc(), TechnicalStaff.archived.desc(), TechnicalStaff.id.desc())
+        page = paginate(query, newest_first, page_number(), STAFF_PAGE_SIZE)
         enrollments = db.session.scalars(
             scoped(select(Enrollment), Enrollment)
-            .options(joinedload(Enrollment.batch), joinedload(Enrollment.staff))
+            .options(joinedload(Enrollment.batch), joinedload(Enrollment.staff).load_only(TechnicalStaff.name))
             .order_by(Enrollment.id.desc())
             .limit(RECENT_SIGN_UPS)
         ).all()
