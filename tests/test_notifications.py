@@ -83,7 +83,8 @@ def test_an_edited_template_is_what_the_enterprise_receives_and_a_disabled_one_s
         data={"subject": "{type}：{stat}", "body": "{enterprise} {oops}", "enabled": "y", "csrf_token": token},
         follow_redirects=True,
     ).get_data(as_text=True)
-    assert "未知的占位符" in refused and "{stat}" in refused and "{oops}" in refused
+    assert "未知的占位符：{stat}" in refused and "未知的占位符：{oops}" in refused
+    assert 'name="body"' in refused  # the form again, with what was typed
     db.session.expire_all()
     assert db.session.get(MessageTemplate, template.id).body == default_templates()["workflow.membership.return"][2]
     client.post(

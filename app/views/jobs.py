@@ -6,15 +6,16 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_babel import format_datetime
+from flask_babel import LazyString, format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from wtforms.validators import ValidationError
 
 from .. import audit, db
 from ..audit import AuditedModelViewMixin
 from ..jobs import JOBS, RESULTS, TRIGGERS, describe_counts, recent_runs, run_job
 from ..models import MessageTemplate
-from ..notify import PLACEHOLDERS, check_template
+from ..notify import PLACEHOLDERS, check_template, unknown_placeholders
 from ..scoping import ScopedActionsMixin
 from .common import checkboxes
 
@@ -67,6 +68,15 @@ def _placeholder_help() -> str:
     return _("Placeholders: %(list)s", list="；".join(f"{{{name}}} {label}" for name, label in PLACEHOLDERS.items()))
 
 
+def known_placeholders(form, field) -> None:
+    """Form validator: the edit page shows the refusal beside the field and keeps what was typed."""
+    unknown = unknown_placeholders(field.data)
+    if unknown:
+        raise ValidationError(
+            _("Unknown placeholder(s): %(names)s", names="、".join(f"{{{name}}}" for name in unknown))
+        )
+
+
 class MessageTemplateView(AuditedModelViewMixin, ScopedActionsMixin, ModelView):
     """消息模板: what the enterprise is told for each event (站内消息 and SMS alike)."""
 
@@ -91,10 +101,13 @@ class MessageTemplateView(AuditedModelViewMixin, ScopedActionsMixin, ModelView):
     }
     formatters_columns = {"enabled": lambda value: _("Yes") if value else _("No")}
     edit_form_extra_fields = checkboxes(label_columns, "enabled", ticked=("enabled",))
+    validators_columns = {"subject": [known_placeholders], "body": [known_placeholders]}
+    description_columns = {"body": LazyString(_placeholder_help)}
 
     def prefill_form(self, form, pk):
-        form.body.description = _placeholder_help()
-        form.subject.description = _placeholder_help()
+        item = self.datamodel.get(pk)
+        if item is not None:  # which event this text is for
+            form.subject.description = _("Event: %(event)s", event=item.description)
 
     def pre_update(self, item):
         check_template(item.subject, item.body)

@@ -40,7 +40,8 @@ def test_admin_runs_a_job_and_edits_a_message_template(live_app, live_server, pa
     page.locator("a[href*='/backoffice/message-templates/edit/']").first.click()
     page.fill("#body", "{names} 考核合格 {grade}")
     page.click("button:has-text('保存')")
-    expect(page.locator(".alert-danger")).to_contain_text("未知的占位符：{grade}")
+    expect(page.locator("#model_form")).to_contain_text("未知的占位符：{grade}")
+    expect(page.locator("#body")).to_have_value("{names} 考核合格 {grade}")  # kept for correcting
     assert no_sideways_scroll(page)
     screenshot(page, f"message-template-refused-{width}")
     assert page.foreign_requests == []
