@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, union_all
 from sqlalchemy.orm import contains_eager
 
 from . import db
@@ -89,16 +89,31 @@ def waiting_too_long_by_kind(workflows: Iterable[Any]) -> dict[str, int]:
 
 
 def oldest_waiting(workflows: Iterable[Any], limit: int = OLDEST_SHOWN) -> list[Application]:
-    """The applications that have waited longest, across every type the user reviews."""
-    submitted = func.coalesce(Application.submitted_on, Application.created_on)
+    """The applications that have waited longest, across every type the user reviews.
+
+    Each type's oldest come first from its own queue index (kind, waiting since, id); the union of
+    those few rows is ordered again, so no statement sorts every waiting application."""
+    since = func.coalesce(Application.submitted_on, Application.created_on)
+    parts = [
+        select(Application.id.label("id"), since.label("since"))
+        .where(Application.kind == w.kind, Application.status.in_(w.waiting_states))
+        .order_by(since, Application.id)
+        .limit(limit)
+        .subquery()
+        for w in workflows
+        if w.waiting_states
+    ]
+    if not parts:
+        return []
+    oldest = union_all(*(select(part.c.id, part.c.since) for part in parts)).subquery()
+    ids = select(oldest.c.id).order_by(oldest.c.since, oldest.c.id).limit(limit)
     return list(
         db.session.scalars(
             select(Application)
             .join(Enterprise, Enterprise.id == Application.enterprise_id)
             .options(contains_eager(Application.enterprise))
-            .where(waiting_condition(workflows))
-            .order_by(submitted.asc(), Application.id.asc())
-            .limit(limit)
+            .where(Application.id.in_(ids))
+            .order_by(since, Application.id)
         )
     )
 
