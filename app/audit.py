@@ -177,6 +177,7 @@ OBJECT_LABELS = {
     "MaterialRequirement": _l("Review material"),
     "Payment": _l("Payment"),
     "CsvExport": _l("List"),
+    "Membership": _l("Membership"),
 }
 
 # Field names across the audited records (a field only one view labels is found on that view).
@@ -222,6 +223,16 @@ FIELD_LABELS = {
     "list": _l("List"),
     "filters": _l("Filters"),
     "rows": _l("Rows"),
+    # written by the switch-over import (app/legacy.py)
+    "issued_on": _l("Issued on"),
+    "valid_from": _l("Valid from"),
+    "valid_until": _l("Valid until"),
+    "annual_reviews": _l("Annual review record"),
+    "copies": _l("Copies"),
+    "fee_paid": _l("Fee (yuan)"),
+    "tier": _l("Member tier"),
+    "member_number": _l("Member number"),
+    "certificate": _l("Professional certificate"),
 }
 EMPTY = "—"
 
@@ -289,6 +300,11 @@ def _workflow_for(object_type: str):
 def _status_label(object_type: str, code: str) -> str:
     from .training import BATCH_STATES, ENROLLMENT_STATES
 
+    if object_type in ("Certificate", "Membership"):
+        from .certificates import STATUSES
+
+        if code in STATUSES:
+            return str(STATUSES[code])
     if object_type == "Enrollment" and code in ENROLLMENT_STATES:
         return str(ENROLLMENT_STATES[code])
     if object_type == "TrainingBatch" and code in BATCH_STATES:

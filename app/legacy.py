@@ -262,7 +262,6 @@ class Importer:
         problems.extend(f"{c.name} is empty" for c in self.columns if c.required and not values[c.name])
         return values
 
-
     def audit(self, object_type: str, object_id: Any, before: dict | None, after: dict) -> None:
         audit.record("import", object_type, object_id, before=before, after=after, comment=self.comment)
 
@@ -447,10 +446,15 @@ class EnterpriseImporter(Importer):
                 before, after, enterprise = outcome.target
                 for name in after:
                     setattr(enterprise, name, outcome.values[name])
-                self.audit("Enterprise", enterprise.id, before, after)
+                self.audit("Enterprise", enterprise.id, _without_code(before), _without_code(after))
         db.session.flush()
         for enterprise, values in created:
-            self.audit("Enterprise", enterprise.id, None, {"credit_code": enterprise.credit_code, **values})
+            after = {"credit_code": enterprise.credit_code, **_without_code(values)}
+            self.audit("Enterprise", enterprise.id, None, after)
+
+
+def _without_code(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if name != "region_code"}
 
 
 # --- memberships -------------------------------------------------------------------------------------
@@ -474,8 +478,7 @@ class MembershipImporter(Importer):
         numbers = [text_of(row.get("member_number")) for _line, row in rows]
         certificates = {c.number: c for c in fetch(Certificate.number, numbers)}
         memberships = {
-            m.certificate_id: m
-            for m in fetch(Membership.certificate_id, [c.id for c in certificates.values()])
+            m.certificate_id: m for m in fetch(Membership.certificate_id, [c.id for c in certificates.values()])
         }
         seen: dict[str, int] = {}
         outcomes = []
@@ -535,6 +538,16 @@ class MembershipImporter(Importer):
             )
         return outcomes
 
+    def readable(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The audit's words for a membership's fields: the tier by name, the fee as 会费."""
+        if not hasattr(self, "tier_names"):
+            self.tier_names = {tier.id: tier.name for tier in db.session.scalars(select(MemberTier))}
+        renamed = {"tier_id": "tier", "fee": "fee_paid"}
+        return {
+            renamed.get(name, name): self.tier_names.get(value, value) if name == "tier_id" else audit._plain(value)
+            for name, value in values.items()
+        }
+
     def apply(self, outcomes):
         created = []
         for outcome in outcomes:
@@ -562,11 +575,23 @@ class MembershipImporter(Importer):
                     setattr(membership, name, plan[name])
                 for name in ("valid_from", "valid_until", "status"):
                     setattr(membership.certificate, name, plan[name])
-                self.audit("Membership", membership.id, before, after or {"member_number": outcome.key})
+                self.audit(
+                    "Membership",
+                    membership.id,
+                    {"member_number": outcome.key} | self.readable(before),
+                    {"member_number": outcome.key} | self.readable(after),
+                )
         db.session.flush()
         for membership in created:
-            after = {"member_number": membership.certificate.number, **audit.snapshot(membership)}
-            self.audit("Membership", membership.id, None, after)
+            values = {
+                name: getattr(membership, name) for name in ("tier_id", "fee", "valid_from", "valid_until", "status")
+            }
+            self.audit(
+                "Membership",
+                membership.id,
+                None,
+                {"member_number": membership.certificate.number} | self.readable(values),
+            )
         continue_after(
             "membership", [(o.key, o.values["valid_from"]) for o in outcomes if o.action in ("create", "update")]
         )
@@ -644,7 +669,9 @@ class CertificateImporter(Importer):
                 problems.append("number is longer than 60 characters")
             level = mapping.get(values["level"])
             if values["level"] and level is None:
-                problems.append(f"level {values['level']!r} is not mapped to a platform level (setting legacy.level_map)")
+                problems.append(
+                    f"level {values['level']!r} is not mapped to a platform level (setting legacy.level_map)"
+                )
             plan: dict[str, Any] = {"level": level}
             for name in ("issued_on", "valid_from", "valid_until"):
                 if values[name]:
@@ -719,6 +746,7 @@ class CertificateImporter(Importer):
         )
         events, audits, notes = [], [], {}
         system = str(_("System"))
+        level_names = {level.code: level.name for level in db.session.scalars(select(QualificationLevel))}
 
         def review_note(year: int) -> str:
             if year not in notes:
@@ -730,7 +758,8 @@ class CertificateImporter(Importer):
             years = outcome.values["years"]
             event = {"certificate_id": certificate_id, "enterprise_id": row["enterprise_id"], "actor_name": system}
             events.append(
-                event | {"event": "issued", "from_status": None, "to_status": row["status"], "at": now}
+                event
+                | {"event": "issued", "from_status": None, "to_status": row["status"], "at": now}
                 | {"note": imported_note}
             )
             events.extend(
@@ -739,7 +768,7 @@ class CertificateImporter(Importer):
                 | {"note": review_note(year)}
                 for year in years
             )
-            after = {name: audit._plain(row[name]) for name in CERTIFICATE_AUDIT}
+            after = readable_certificate({name: row[name] for name in CERTIFICATE_AUDIT}, level_names)
             if years:
                 after["annual_reviews"] = years
             audits.append(self.audit_row("Certificate", certificate_id, None, after, now))
@@ -757,6 +786,11 @@ class CertificateImporter(Importer):
                 | {"note": review_note(year), "at": now}
                 for year in outcome.values["years"]
             )
+            if any(name in after for name in COPIES):  # the phrase names both counts
+                before = before | {name: before.get(name, getattr(certificate, name)) for name in COPIES}
+                after = after | {name: getattr(certificate, name) for name in COPIES}
+            before = readable_certificate(before, level_names)
+            after = readable_certificate(after, level_names)
             audits.append(self.audit_row("Certificate", certificate.id, before, after, now))
         # Core INSERTs run as one executemany (the ORM's bulk path would group rows by their None values).
         if events:
@@ -778,6 +812,19 @@ CERTIFICATE_AUDIT = (
     "copies_original",
     "copies_duplicate",
 )
+COPIES = ("copies_original", "copies_duplicate")
+
+
+def readable_certificate(values: dict[str, Any], level_names: dict[str, str]) -> dict[str, Any]:
+    """The audit's words for a certificate's fields: the level by name, 正本 and 副本 in one phrase."""
+    result = {name: audit._plain(value) for name, value in values.items() if name not in COPIES}
+    if "level" in result:
+        result["level"] = level_names.get(result["level"], result["level"])
+    if "copies_original" in values and "copies_duplicate" in values:
+        result["copies"] = _(
+            "original %(a)s, duplicate %(b)s", a=values["copies_original"], b=values["copies_duplicate"]
+        )
+    return result
 
 
 # --- technical staff --------------------------------------------------------------------------------
@@ -821,14 +868,11 @@ class StaffImporter(Importer):
         staff = {(s.enterprise_id, s.id_number): s for s in fetch(TechnicalStaff.id_number, ids)}
         batch_names = {text_of(row.get("training_batch")) or DEFAULT_BATCH for _line, row in rows}
         batches = {b.name: b for b in fetch(TrainingBatch.name, batch_names)}
-        enrolled = {
-            (e.batch_id, e.id_number) for e in fetch(Enrollment.batch_id, [b.id for b in batches.values()])
-        }
+        enrolled = {(e.batch_id, e.id_number) for e in fetch(Enrollment.batch_id, [b.id for b in batches.values()])}
         numbers = [text_of(row.get("training_certificate_number")) for _line, row in rows]
         taken_numbers = {number for (number,) in fetch(Certificate.number, numbers, Certificate.number)}
         held = {
-            (c.staff_id, c.kind, c.number)
-            for c in fetch(StaffCertificate.staff_id, [s.id for s in staff.values()])
+            (c.staff_id, c.kind, c.number) for c in fetch(StaffCertificate.staff_id, [s.id for s in staff.values()])
         }
         seen: dict[tuple[str, str], int] = {}
         seen_numbers: dict[str, int] = {}
@@ -964,7 +1008,7 @@ class StaffImporter(Importer):
                 setattr(person, name, plan["person"][name])
             people.append((outcome, person))
         db.session.flush()
-        trained = []
+        trained, results = [], []
         for outcome, person in people:
             plan = outcome.values
             enterprise = plan["enterprise"]
@@ -985,24 +1029,25 @@ class StaffImporter(Importer):
                     )
                     db.session.add_all([certificate, _imported_event(certificate, "valid")])
                     trained.append((plan["number"], plan["training_date"]))
-                    after["certificate_number"] = plan["number"]
-                db.session.add(
-                    Enrollment(
-                        batch=batches[plan["batch"]],
-                        staff_id=person.id,
-                        enterprise_id=enterprise.id,
-                        id_number=person.id_number,
-                        status=plan["result"],
-                        certificate=certificate,
-                        result_on=plan["training_date"],
-                    )
+                enrollment = Enrollment(
+                    batch=batches[plan["batch"]],
+                    staff_id=person.id,
+                    enterprise_id=enterprise.id,
+                    id_number=person.id_number,
+                    status=plan["result"],
+                    certificate=certificate,
+                    result_on=plan["training_date"],
                 )
-                after["status"] = plan["result"]
+                db.session.add(enrollment)
+                results.append((enrollment, plan["number"]))
             if plan["add_certificate"]:
                 db.session.add(StaffCertificate(staff_id=person.id, enterprise_id=enterprise.id, **plan["certificate"]))
                 after["certificate"] = f"{plan['certificate']['kind']} {plan['certificate']['number']}"
             self.audit("TechnicalStaff", person.id, plan["before"] or None, after)
         db.session.flush()
+        for enrollment, number in results:
+            result = {"name": enrollment.batch.name, "status": enrollment.status}
+            self.audit("Enrollment", enrollment.id, None, result | ({"certificate_number": number} if number else {}))
         continue_after("training", trained)
 
 
@@ -1042,4 +1087,3 @@ def run_import(kind: str, raw: bytes, filename: str, dry_run: bool = False) -> R
 
 def describe(kind: str) -> list[Column]:
     return list(IMPORTERS[kind].columns)
-

@@ -3,6 +3,7 @@
 import datetime as dt
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 
 from app import db
 from app.accounts import import_legacy_accounts
+from app.audit import action_label, changes, object_label
 from app.legacy import ImportRefused, parse_date, run_import
 from app.models import (
     AuditLog,
@@ -30,7 +32,9 @@ SAMPLES = Path(__file__).resolve().parent.parent / "docs" / "legacy"
 ORDER = ("enterprises", "memberships", "certificates", "staff")
 HEFEI = "91340104MA90000015"  # the first enterprise of the sample files
 WUHU = "91340104MA90000028"
-CERT_HEADER = "credit_code,number,level,issued_on,valid_from,valid_until,status,annual_reviews,copies_original,copies_duplicate"
+CERT_HEADER = (
+    "credit_code,number,level,issued_on,valid_from,valid_until,status,annual_reviews,copies_original,copies_duplicate"
+)
 
 
 def sample(kind: str) -> bytes:
@@ -146,7 +150,24 @@ def test_imported_values_and_audit(app):
     assert entry.action == "import" and digest in entry.comment and "certificates.csv" in entry.comment
     assert json.loads(entry.after)["annual_reviews"] == [2025]
     imported = db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "import"))
-    assert imported == 8  # one per imported row of the four files
+    assert imported == 9  # one per imported row of the four files, and the training result
+
+
+def test_audit_of_an_import_reads_in_chinese(app):
+    import_samples(*ORDER)
+    entries = db.session.scalars(select(AuditLog).where(AuditLog.action == "import")).all()
+    assert {entry.object_type for entry in entries} == {
+        "Enterprise",
+        "Membership",
+        "Certificate",
+        "TechnicalStaff",
+        "Enrollment",
+    }
+    for entry in entries:
+        assert not re.search("[A-Za-z]", object_label(entry.object_type) + action_label(entry.action))
+        for label, _old, new in changes(entry):
+            assert not re.search("[A-Za-z]", label), (entry.object_type, label)
+            assert new not in ("valid", "expired", "passed", "L2", "L3"), (entry.object_type, label, new)
 
 
 def test_a_changed_row_updates_with_before_and_after(app):
@@ -211,7 +232,9 @@ def test_level_mapping_is_a_setting_the_association_edits(app):
 
 def test_gbk_csv_and_xlsx_are_read(app):
     import_samples("enterprises")
-    gbk = certificates_file(f"{HEFEI},皖安协资[2026]第0042号,贰级,2026年1月15日,,2029/1/14,有效,2027、2028,1,1", encoding="gbk")
+    gbk = certificates_file(
+        f"{HEFEI},皖安协资[2026]第0042号,贰级,2026年1月15日,,2029/1/14,有效,2027、2028,1,1", encoding="gbk"
+    )
     assert run_import("certificates", gbk, "gbk.csv").applied
     book = Workbook()
     sheet = book.active
@@ -228,7 +251,9 @@ def test_gbk_csv_and_xlsx_are_read(app):
 def test_xlsx_sample_plans_like_the_csv_sample(app):
     import_samples("enterprises")
     from_csv = run_import("certificates", sample("certificates"), "c.csv", dry_run=True).outcomes
-    from_xlsx = run_import("certificates", (SAMPLES / "certificates.xlsx").read_bytes(), "c.xlsx", dry_run=True).outcomes
+    from_xlsx = run_import(
+        "certificates", (SAMPLES / "certificates.xlsx").read_bytes(), "c.xlsx", dry_run=True
+    ).outcomes
     assert [(o.line, o.action, o.key, o.values) for o in from_xlsx] == [
         (o.line, o.action, o.key, o.values) for o in from_csv
     ]
@@ -279,4 +304,3 @@ def test_activated_legacy_account_finds_its_certificate_and_membership(app, clie
     assert "皖安协资[2024]第0107号" not in page  # the other enterprise's
     page = client.get("/membership/").get_data(as_text=True)
     assert "皖安协会[2026]第0015号" in page and "理事单位" in page
-
