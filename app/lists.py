@@ -139,6 +139,14 @@ def joined_text(*columns: Any) -> Any:
     return func.trim(func.replace(text, "  ", " "))
 
 
+def text_list(column: Any, correlate_to: Any, where: Any) -> Any:
+    """A correlated subquery joining `column`'s values with commas (a user's roles …), per dialect."""
+    joined = (
+        func.string_agg(column, ",") if db.engine.dialect.name == "postgresql" else func.group_concat(column, ",")
+    )
+    return select(joined).where(where).correlate(correlate_to).scalar_subquery()
+
+
 @dataclass(frozen=True)
 class Field:
     """One exported column: its Chinese header, the SQL expression selected for it, and how a value is
@@ -216,6 +224,7 @@ class CsvExportMixin:
     csv_columns: list[str] | None = None
     csv_exprs: dict[str, Callable[[], Any]] = {}
     csv_joins: tuple[Callable[[Select], Select], ...] = ()
+    csv_formatters: dict[str, Callable[[Any], str]] = {}
     list_template = "lists/fab_list.html"
 
     def __init_subclass__(cls, **kwargs):
@@ -235,7 +244,8 @@ class CsvExportMixin:
                 expr = getattr(model, name)
             else:
                 continue
-            fields.append(Field(self.label_columns.get(name, name), expr, _formatted(formatters.get(name))))
+            fmt = self.csv_formatters.get(name) or _formatted(formatters.get(name))
+            fields.append(Field(self.label_columns.get(name, name), expr, fmt))
         return fields
 
     @expose("/csv")

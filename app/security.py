@@ -140,7 +140,9 @@ class PlatformUserModelView(
     CsvExportMixin, ChineseRelatedLabelsMixin, AuditedModelViewMixin, ScopedActionsMixin, UserDBModelView
 ):
     exclude_route_methods = UserDBModelView.exclude_route_methods | _FAB_ROUTES_WE_DROP
-    csv_columns = ["first_name", "last_name", "username", "email", "phone", "active", "last_login", "created_on"]
+    csv_columns = ["first_name", "last_name", "username", "email", "phone", "roles", "active", "last_login", "created_on"]
+    csv_exprs = {"roles": lambda: _role_names()}
+    csv_formatters = {"roles": lambda names: "、".join(role_label(name) for name in sorted((names or "").split(",")) if name)}
     label_columns = {**UserDBModelView.label_columns, "phone": _l("Mobile phone")}
     audit_exclude = ("password",)
     # FAB's help for these fields speaks of LDAP and OpenID sign-in, which we do not offer.
@@ -149,6 +151,18 @@ class PlatformUserModelView(
         "username": _l("The name the user signs in with (an enterprise signs in with its mobile number)"),
         "email": _l("The user's e-mail address"),
     }
+
+
+def _role_names():
+    from .lists import text_list
+
+    sm = current_app.appbuilder.sm
+    links = sm.user_model.roles.property.secondary
+    return text_list(
+        sm.role_model.name,
+        sm.user_model,
+        (links.c.user_id == sm.user_model.id) & (links.c.role_id == sm.role_model.id),
+    )
 
 
 class PlatformRoleModelView(ChineseRelatedLabelsMixin, AuditedModelViewMixin, ScopedActionsMixin, RoleModelView):

@@ -162,6 +162,8 @@ def test_users_export_for_admin(app, client, auth):
     assert "导出 CSV" in page
     rows = csv_rows(client.get(f"/users/csv?_flt_0_username={admin.username}"))
     assert rows[0][2] == "用户名" and [row[2] for row in rows[1:]] == [admin.username]
+    roles = rows[1][rows[0].index("角色")]
+    assert roles and "Admin" not in roles  # the role's Chinese name
     assert "scrypt" not in "".join(rows[1])
 
 
