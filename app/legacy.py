@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import insert, select
 
@@ -821,10 +823,14 @@ def readable_certificate(values: dict[str, Any], level_names: dict[str, str]) ->
     if "level" in result:
         result["level"] = level_names.get(result["level"], result["level"])
     if "copies_original" in values and "copies_duplicate" in values:
-        result["copies"] = _(
-            "original %(a)s, duplicate %(b)s", a=values["copies_original"], b=values["copies_duplicate"]
-        )
+        result["copies"] = copies_phrase(values["copies_original"], values["copies_duplicate"], str(get_locale()))
     return result
+
+
+@functools.lru_cache(maxsize=64)
+def copies_phrase(originals: int, duplicates: int, _locale: str) -> str:
+    # one translation per pair of counts and locale, not one per certificate of a large file
+    return _("original %(a)s, duplicate %(b)s", a=originals, b=duplicates)
 
 
 # --- technical staff --------------------------------------------------------------------------------
