@@ -60,6 +60,7 @@ PERMISSION_LABELS = {
     "can_search": _l("search"),
     "can_show": _l("view details"),
     "can_signup_one": _l("sign up one person"),
+    "can_signup_selected": _l("sign up the ticked people"),
     "can_staff": _l("technical staff"),
     "can_staff_detail": _l("staff details"),
     "can_this_form_get": _l("open form"),
