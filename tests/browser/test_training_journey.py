@@ -71,4 +71,10 @@ def test_add_staff_and_batch_sign_up(live_app, live_server, page, tmp_path):
     expect(page.locator("text=已报名 3 人")).to_be_visible()
     expect(page.locator(".staff-table")).to_contain_text(rows[2]["name"])
     screenshot(page, "training-after-upload")
+    # The paged staff list with its one sign-up form fits a phone: the table scrolls inside its box.
+    expect(page.locator("form.staff-signup-form")).to_have_count(1)
+    page.set_viewport_size({"width": 375, "height": 800})
+    screenshot(page, "training-staff-list-phone")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.set_viewport_size({"width": 1280, "height": 900})
     assert batch.id and page.foreign_requests == []
