@@ -655,11 +655,13 @@ class CertificateImporter(Importer):
             [c.id for c in certificates.values()],
             CertificateEvent.certificate_id,
             CertificateEvent.event,
+            CertificateEvent.review_year,
             CertificateEvent.note,
         )
-        for certificate_id, event, note in events:
+        for certificate_id, event, year, note in events:
             if event == "annual_review":
-                reviewed.setdefault(certificate_id, set()).update(int(y) for y in YEAR_RE.findall(note or ""))
+                years = {year} if year else {int(y) for y in YEAR_RE.findall(note or "")}
+                reviewed.setdefault(certificate_id, set()).update(years)
         seen: dict[str, int] = {}
         outcomes = []
         for line, row in rows:
@@ -758,7 +760,12 @@ class CertificateImporter(Importer):
         imported_note = _("Imported from the old system")
         for certificate_id, outcome, row in zip(ids, creates, rows, strict=True):
             years = outcome.values["years"]
-            event = {"certificate_id": certificate_id, "enterprise_id": row["enterprise_id"], "actor_name": system}
+            event = {
+                "certificate_id": certificate_id,
+                "enterprise_id": row["enterprise_id"],
+                "actor_name": system,
+                "review_year": None,  # every row names the same columns (one executemany)
+            }
             events.append(
                 event
                 | {"event": "issued", "from_status": None, "to_status": row["status"], "at": now}
@@ -767,7 +774,7 @@ class CertificateImporter(Importer):
             events.extend(
                 event
                 | {"event": "annual_review", "from_status": row["status"], "to_status": row["status"], "at": now}
-                | {"note": review_note(year)}
+                | {"note": review_note(year), "review_year": year}
                 for year in years
             )
             after = readable_certificate({name: row[name] for name in CERTIFICATE_AUDIT}, level_names)
@@ -781,11 +788,16 @@ class CertificateImporter(Importer):
             for name, value in outcome.values.items():
                 if name != "years":
                     setattr(certificate, name, value)
-            base = {"certificate_id": certificate.id, "enterprise_id": certificate.enterprise_id, "actor_name": system}
+            base = {
+                "certificate_id": certificate.id,
+                "enterprise_id": certificate.enterprise_id,
+                "actor_name": system,
+                "review_year": None,
+            }
             events.extend(
                 base
                 | {"event": "annual_review", "from_status": certificate.status, "to_status": certificate.status}
-                | {"note": review_note(year), "at": now}
+                | {"note": review_note(year), "review_year": year, "at": now}
                 for year in outcome.values["years"]
             )
             if any(name in after for name in COPIES):  # the phrase names both counts

@@ -410,6 +410,8 @@ class CertificateEvent(Model):
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20), nullable=False)
     note: Mapped[str | None] = mapped_column(Text)
+    # For an annual review: the calendar year of the anniversary it passed (platform or old system).
+    review_year: Mapped[int | None] = mapped_column(Integer)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
     actor_name: Mapped[str] = mapped_column(String(128), nullable=False)
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)

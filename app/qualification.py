@@ -628,6 +628,17 @@ def eligibility(kind: str, enterprise_id: int, on: dt.date | None = None, exclud
                 QualificationApplication.status == "approved",
             )
         )
+        # ... or recorded as passed in the old system (imported at the switch-over)
+        anniversary_year = (held.valid_from + relativedelta(years=year)).year
+        done = done or db.session.scalar(
+            select(func.count())
+            .select_from(CertificateEvent)
+            .where(
+                CertificateEvent.certificate_id == held.id,
+                CertificateEvent.event == "annual_review",
+                CertificateEvent.review_year == anniversary_year,
+            )
+        )
         if done:
             return Eligibility(False, _("The annual review of this certificate year has been passed already"), held)
         return Eligibility(True, certificate=held, levels=[held_level], review_year=year)
@@ -685,6 +696,7 @@ def record_annual_review(record: QualificationApplication, actor: Any) -> None:
             from_status=certificate.status,
             to_status=certificate.status,
             note=_("Annual review passed %(year)s", year=anniversary.year),
+            review_year=anniversary.year,
             actor_id=getattr(actor, "id", None),
             actor_name=audit.actor_name(actor) if actor is not None else _("System"),
         )

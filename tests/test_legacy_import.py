@@ -304,3 +304,16 @@ def test_activated_legacy_account_finds_its_certificate_and_membership(app, clie
     assert "皖安协资[2024]第0107号" not in page  # the other enterprise's
     page = client.get("/membership/").get_data(as_text=True)
     assert "皖安协会[2026]第0015号" in page and "理事单位" in page
+
+
+def test_an_annual_review_passed_in_the_old_system_is_not_offered_again(app):
+    """皖安协资[2024]第0107号 (valid from 2024-03-01) passed its 2025 review in the old system."""
+    from app.qualification import eligibility
+
+    import_samples("enterprises", "certificates")
+    certificate = db.session.scalar(select(Certificate).where(Certificate.number == "皖安协资[2024]第0107号"))
+    assert [e.review_year for e in certificate.events if e.event == "annual_review"] == [2025]
+    passed = eligibility("qualification_annual", certificate.enterprise_id, on=dt.date(2025, 3, 10))
+    assert not passed.allowed and "已" in passed.reason
+    coming = eligibility("qualification_annual", certificate.enterprise_id, on=dt.date(2026, 3, 10))
+    assert coming.allowed and coming.review_year == 2

@@ -1,4 +1,4 @@
-"""Switch-over import from the old system (#14)
+"""Switch-over import from the old system (#14): the year an annual-review event passed
 
 Revision ID: 5b3c4d6e7f82
 Revises: 4a2b3c5d6e71
@@ -17,8 +17,10 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table('certificate_event', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('review_year', sa.Integer(), nullable=True))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('certificate_event', schema=None) as batch_op:
+        batch_op.drop_column('review_year')
