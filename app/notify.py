@@ -39,6 +39,10 @@ PLACEHOLDERS: dict[str, Any] = {
     "names": _l("the people concerned (training)"),
     "batch": _l("the training batch"),
 }
+# How a sent message reads in the back office (消息记录, 企业档案).
+CHANNELS = {"sms": _l("SMS"), "inapp": _l("In-app message")}
+RESULTS = {"sent": _l("Sent"), "delivered": _l("Delivered"), "failed": _l("Sending failed")}
+
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
 WORKFLOW_BODY = "您的申请（编号 {number}）当前状态为“{state}”。{comment}"

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from app import db
+from app import clock, db
 from app.jobs import JOBS, Schedule, annual_review_reminders, catch_up, expiry_reminders, mark_expired, run_due
 from app.models import (
     Certificate,
@@ -267,7 +267,7 @@ def test_two_schedulers_on_one_database_run_a_slot_once(_app, tmp_path, database
     with _app.app_context():
         clean_database()
         owner = make_enterprise_user()
-        make_certificate(owner.enterprise, valid_from=dt.date.today() - dt.timedelta(days=300), years=1)
+        make_certificate(owner.enterprise, valid_from=clock.today() - dt.timedelta(days=300), years=1)
         enterprise_id = owner.enterprise_id
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
 

@@ -9,7 +9,7 @@ import re
 
 from sqlalchemy import select
 
-from app import db
+from app import clock, db
 from app.jobs import run_due
 from app.models import Enrollment, MessageTemplate, Notification, TrainingBatch
 from app.notify import default_templates, notify_event, seed_templates
@@ -123,7 +123,7 @@ def test_message_templates_are_for_the_association_admin_only(app, client, auth)
 
 def test_training_steps_tell_each_enterprise_once_naming_its_people(app, client, auth):
     first, second = make_enterprise_user(), make_enterprise_user()
-    batch = make_batch(starts_on=dt.date.today() - dt.timedelta(days=1))
+    batch = make_batch(starts_on=clock.today() - dt.timedelta(days=1))
     sign_up(batch.id, first.enterprise_id, [(2, person(60)), (3, person(61))])
     sign_up(batch.id, second.enterprise_id, [(2, person(62))])
     reviewer = make_user("Reviewer")

@@ -31,14 +31,13 @@ from ..models import (
     StoredFile,
     TechnicalStaff,
 )
+from ..notify import CHANNELS, RESULTS
 from ..qualification import level_names
 from ..scoping import ScopedActionsMixin, get_scoped_or_404
 from ..training import ENROLLMENT_STATES
 from ..workflows import REGISTRY
 from ..workflows.change import FIELD_LABELS
 
-CHANNELS = {"sms": _l("SMS"), "inapp": _l("In-app message")}
-RESULTS = {"sent": _l("Sent"), "delivered": _l("Delivered"), "failed": _l("Sending failed")}
 SECTION_ROWS = 10  # latest rows a dossier section shows; the count and the section's list tell the rest
 SEARCH_MAX = 100
 

@@ -13,11 +13,10 @@ from sqlalchemy import select
 from .. import db
 from ..lists import SHANGHAI, Column, Field, export_csv, labelled, local_time, page_size
 from ..models import Enterprise, Notification
+from ..notify import CHANNELS, RESULTS
 from ..scoping import scoped
 from .common import page_number
 
-CHANNELS = {"sms": _l("SMS"), "inapp": _l("In-app message")}
-RESULTS = {"sent": _l("Sent"), "delivered": _l("Delivered"), "failed": _l("Sending failed")}
 PAGE_SIZE = 50
 
 

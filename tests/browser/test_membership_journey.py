@@ -71,7 +71,8 @@ def test_membership_chapter(live_app, live_server, page, tmp_path):
 
     # 待协会审核通过后，选择证书发放方式 -> 点击去缴费; 上传转账截图 -> 输入联系手机号 -> 点击立即提交
     login(page, base, user.username)
-    expect(page.locator(".unread-badge")).to_have_text("2")
+    # 站内消息 on every state change (F17): submitted, received, approved
+    expect(page.locator(".unread-badge")).to_have_text("3")
     page.goto(record_url)
     page.check("input[name=delivery_method][value=mail]")
     page.fill("#mail_recipient", "钱收件")
