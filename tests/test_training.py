@@ -479,3 +479,16 @@ def test_staff_counted_in_a_qualification_application_cannot_be_deleted(app, cli
     db.session.expire_all()
     assert db.session.get(TechnicalStaff, counted.id) is not None
     assert "不能删除" in page and "归档" in page
+
+
+def test_batch_enrolment_list_pages_through_every_sign_up(app, client, auth):
+    from factories import make_enterprise
+
+    batch = make_batch(capacity=500)
+    enterprise = make_enterprise()
+    assert sign_up(batch.id, enterprise.id, [(i + 2, person(700 + i)) for i in range(30)]).enrolled == 30
+    auth.login(make_user("Reviewer").username)
+    first = client.get(f"/backoffice/training/{batch.id}/?size=25").get_data(as_text=True)
+    second = client.get(f"/backoffice/training/{batch.id}/?size=25&page=2").get_data(as_text=True)
+    assert first.count('name="ids"') == 25 and second.count('name="ids"') == 5
+    assert "共 30 条" in first and "下一页" in first and "下一页" not in second

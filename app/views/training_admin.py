@@ -13,7 +13,7 @@ from wtforms import SelectField
 
 from .. import db
 from ..audit import AuditedModelViewMixin
-from ..lists import Field, export_csv, labelled, page_size
+from ..lists import Field, export_csv, labelled, page_size, paginate
 from ..models import Enrollment, Enterprise, TechnicalStaff, TrainingBatch
 from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
 from ..staff import (
@@ -118,17 +118,18 @@ class EnrollmentAdminView(BaseView):
     def enrollments(self, batch_id: int):
         batch = db.session.get(TrainingBatch, batch_id) or abort(404)
         status = request.args.get("status", "")
-        query = (
-            select(Enrollment)
-            .where(Enrollment.batch_id == batch.id)
-            .options(joinedload(Enrollment.staff), joinedload(Enrollment.enterprise))
-            .order_by(Enrollment.id)
-        )
+        query = select(Enrollment).where(Enrollment.batch_id == batch.id)
         if status in ENROLLMENT_STATES:
             query = query.where(Enrollment.status == status)
-        rows = db.session.scalars(query.limit(2000)).all()
+        page = paginate(
+            query.options(joinedload(Enrollment.staff), joinedload(Enrollment.enterprise)),
+            (Enrollment.id,),
+            page_number(),
+            page_size(),
+            count_query=query,
+        )
         return self.render_template(
-            "training/admin_enrollments.html", batch=batch, rows=rows, states=ENROLLMENT_STATES, status=status
+            "training/admin_enrollments.html", batch=batch, page=page, states=ENROLLMENT_STATES, status=status
         )
 
     @expose("/<int:batch_id>/csv")
