@@ -11,7 +11,7 @@ import time_machine
 from sqlalchemy import func, select
 from test_uploads import image_bytes, minimal_pdf
 
-from app import clock, db
+from app import certificates, clock, db
 from app.models import (
     Application,
     AuditLog,
@@ -1151,6 +1151,12 @@ def test_register_filters_by_level_status_region_and_expiry_and_exports_them(app
     assert later.number in page and soon.number not in page
     row = next(r for r in register_rows(client, level="L3") if r[0] == soon.number)
     assert hefei.enterprise.name in row and "三级" in row and "有效" in row
+    member = certificates.issue("membership", enterprise_id=hefei.enterprise_id, holder_name="合肥", valid_from=today())
+    db.session.commit()
+    assert member.number not in numbers()  # 资质证书 by default
+    assert numbers(kind="all") == {soon.number, later.number, suspended.number, member.number}
+    page = client.get("/backoffice/certificates/", query_string={"kind": "all"}).get_data(as_text=True)
+    assert '<option value="all" selected>全部证书</option>' in page and member.number in page
 
 
 def test_suspend_revoke_reinstate_by_association_admin_with_a_reason(app, client, auth):
