@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 from test_query_counts import queries_for
 
@@ -145,6 +146,28 @@ def test_number_pattern_must_contain_the_sequence(app, client, auth):
     client.post(url, data={"value": "皖会[{year}]{seq:05d}", "csrf_token": token})
     db.session.expire_all()
     assert db.session.get(Setting, "number_pattern.membership").value == "皖会[{year}]{seq:05d}"
+
+
+@pytest.mark.parametrize(
+    ("key", "bad", "message", "good"),
+    [
+        ("jobs.reminder_days", "90天", "用逗号分隔的天数", "60，15,3"),
+        ("jobs.reminders_at", "25:00", "时:分", "9:30"),
+        ("jobs.sms_retry_attempts", "0", "不小于 1 的整数", "5"),
+    ],
+)
+def test_schedule_settings_are_checked_before_they_are_saved(app, client, auth, key, bad, message, good):
+    reviewer_client(client, auth, role="AssociationAdmin")
+    token = csrf_token(client, "/backoffice/settings/list/")
+    url = f"/backoffice/settings/edit/{key}"
+    before = db.session.get(Setting, key).value
+    response = client.post(url, data={"value": bad, "csrf_token": token}, follow_redirects=True)
+    assert message in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Setting, key).value == before
+    client.post(url, data={"value": good, "csrf_token": token})
+    db.session.expire_all()
+    assert db.session.get(Setting, key).value == good
 
 
 def test_workflow_page_shows_the_diagram(app, client, auth):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, ModelView, expose, has_access
@@ -374,6 +375,16 @@ def check_setting_value(key: str, value: str) -> None:
             check_pattern(value or "")
         except PatternError:
             raise ValueError(_("The pattern must contain {seq}, for example 皖安协会[{year}]第{seq:04d}号")) from None
+    elif key == "jobs.reminder_days":
+        days = [item.strip() for item in (value or "").replace("，", ",").split(",") if item.strip()]
+        if not days or not all(item.isdigit() and 0 < int(item) <= 3650 for item in days):
+            raise ValueError(_("Please enter numbers of days separated by commas, for example 90,30,7"))
+    elif key.startswith("jobs.") and key.endswith("_at"):
+        if not re.fullmatch(r"([01]?\d|2[0-3])[:：][0-5]\d", (value or "").strip()):
+            raise ValueError(_("Please enter a time of day as hours:minutes, for example 08:00"))
+    elif key.startswith("jobs.") and key.endswith(("_minutes", "_attempts")):
+        if not (value or "").strip().isdigit() or int(value) < 1:
+            raise ValueError(_("Please enter a whole number of at least 1"))
     elif (key.endswith(("_seconds", "_months")) or "_days" in key) and not (value or "").strip().isdigit():
         raise ValueError(_("Please enter a whole number"))
 
