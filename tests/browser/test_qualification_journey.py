@@ -170,6 +170,14 @@ def desk(browser, live_server):
     context.close()
 
 
+
+def select_all_staff(page) -> None:
+    """选择 every person offered: the page's script (which ticks the rows) runs once the page has loaded."""
+    page.wait_for_url("**/staff/pick")
+    page.wait_for_load_state("load")
+    page.check("#select-all")
+    expect(page.locator("tbody input[type=checkbox]:not(:checked)")).to_have_count(0)
+
 def test_qualification_life_cycle(live_app, live_server, page, desk, tmp_path):
     base, phone = live_server.url, "13966660001"
     reviewer = association_user("Reviewer", "reviewer1", "李审核")
@@ -313,7 +321,7 @@ def test_qualification_life_cycle(live_app, live_server, page, desk, tmp_path):
     page.wait_for_url("**/staff")
     upgrade_id = application_id(page)
     page.click("a.add-staff:has-text('添加')")
-    page.check("#select-all")
+    select_all_staff(page)
     page.click("button:has-text('选择')")
     expect(page.locator(".alert-success")).to_contain_text("已添加 10 人")
     upload_staff_documents(page, tmp_path, [senior])
@@ -342,7 +350,7 @@ def test_qualification_life_cycle(live_app, live_server, page, desk, tmp_path):
     page.wait_for_url("**/staff")
     annual_id = application_id(page)
     page.click("a.add-staff:has-text('添加')")
-    page.check("#select-all")
+    select_all_staff(page)
     page.click("button:has-text('选择')")
     add_projects(annual_id, 5, 300)
     page.click("a.next-step:has-text('下一步')")
