@@ -3,7 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# Test processes (pytest-xdist): one per core by default; PYTEST_WORKERS=0 runs the suite in one process.
+# Test processes (pytest-xdist): one per core by default, idle ones take queued tests from busy ones
+# (worksteal: the long isolation sweeps no longer finish last on one worker); PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= auto
 export FLASK_APP := run.py
 
@@ -35,7 +36,7 @@ run: bootstrap
 	$(BIN)/flask run --host 127.0.0.1 --port 8080
 
 test: bootstrap
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
