@@ -136,19 +136,25 @@ def create_enterprise_account(phone: str, password_hash: str, data: EnterpriseDa
         address=data.address,
         legal_person=data.legal_person,
     )
+    db.session.add(enterprise)
+    return _add_account(phone, password_hash, enterprise)
+
+
+def _add_account(phone: str, password_hash: str, enterprise: Enterprise) -> PlatformUser:
+    """The enterprise's first account (its role follows the region), committed with the enterprise."""
     sm = current_app.appbuilder.sm
     user = PlatformUser(
         username=phone,
         phone=phone,
-        first_name=data.contact_person or data.name,
+        first_name=enterprise.contact_person or enterprise.name,
         last_name="",
         email=None,
         active=True,
         password=password_hash,
-        roles=[sm.find_role(role_for_region(data.region_code))],
+        roles=[sm.find_role(role_for_region(enterprise.region_code))],
         enterprise=enterprise,
     )
-    db.session.add_all([enterprise, user])
+    db.session.add(user)
     try:
         db.session.commit()
     except IntegrityError:
@@ -254,26 +260,8 @@ def create_account_for_imported(phone: str, password_hash: str, enterprise: Ente
     """The account of an imported enterprise: its certificates and memberships are already there."""
     if phone_taken(phone):
         raise AccountError(_("This mobile phone number is already registered; please sign in"))
-    sm = current_app.appbuilder.sm
     enterprise.mobile = enterprise.mobile or phone
-    user = PlatformUser(
-        username=phone,
-        phone=phone,
-        first_name=enterprise.contact_person or enterprise.name,
-        last_name="",
-        email=None,
-        active=True,
-        password=password_hash,
-        roles=[sm.find_role(role_for_region(enterprise.region_code))],
-        enterprise=enterprise,
-    )
-    db.session.add(user)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise AccountError(_("This mobile phone number or enterprise is already registered")) from None
-    return user
+    return _add_account(phone, password_hash, enterprise)
 
 
 LEGACY_COLUMNS = [
