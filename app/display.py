@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
@@ -168,13 +168,23 @@ def permission_label(permission: str, view: str = "") -> str:
     return str(PERMISSION_LABELS.get(permission, permission))
 
 
-def permission_view_label(permission_view: Any) -> str:
-    view = permission_view.view_menu.name
-    return gettext(
-        "%(permission)s · %(view)s",
-        permission=permission_label(permission_view.permission.name, view),
-        view=view_label(view),
-    )
+def _permission_view_labels() -> dict[tuple[str, str], str]:
+    """The labels of permissions on views in the request's language, kept with the application: the role
+    list shows a few hundred per page, and menus, workflows and catalogues do not change while it runs."""
+    return current_app.extensions.setdefault("permission_view_labels", {}).setdefault(str(get_locale()), {})
+
+
+def permission_view_label(permission_view: Any, labels: dict[tuple[str, str], str] | None = None) -> str:
+    """A permission on a view in words, e.g. “编辑 · 会员等级”."""
+    labels = _permission_view_labels() if labels is None else labels
+    key = (permission_view.permission.name, permission_view.view_menu.name)
+    label = labels.get(key)
+    if label is None:
+        permission, view = key
+        label = labels[key] = gettext(
+            "%(permission)s · %(view)s", permission=permission_label(permission, view), view=view_label(view)
+        )
+    return label
 
 
 def object_label(value: Any) -> str:
@@ -196,6 +206,9 @@ def display(value: Any) -> Any:
     if isinstance(value, Markup):
         return value
     if isinstance(value, (list, tuple)) or type(value).__name__ == "InstrumentedList":
+        if value and type(value[0]).__name__ == "PermissionView":  # a role's permissions: a few hundred
+            labels = _permission_view_labels()
+            return "、".join(permission_view_label(item, labels) for item in value)
         return "、".join(str(display(item)) for item in value)
     if type(value).__name__ in ("Role", "PermissionView"):
         return object_label(value)

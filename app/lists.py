@@ -329,3 +329,12 @@ class EagerInterface(SQLAInterface):
     def apply_all(self, query, *args, **kwargs):
         query = super().apply_all(query, *args, **kwargs)
         return query.options(*(selectinload(getattr(self.obj, name)) for name in self.eager))
+
+    def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None, **kwargs):
+        """Unpaged (the choices of a search form's dropdown): the rows are the count, no COUNT query."""
+        if page is None and page_size is None:
+            rows = self.apply_all(
+                self.session.query(self.obj), filters, order_column, order_direction, None, None, **kwargs
+            ).all()
+            return len(rows), rows
+        return super().query(filters, order_column, order_direction, page, page_size, **kwargs)

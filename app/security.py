@@ -13,6 +13,7 @@ from flask import (
     has_app_context,
     has_request_context,
     redirect,
+    render_template,
     request,
     session,
 )
@@ -25,6 +26,7 @@ from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user, logout_user
+from markupsafe import Markup
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session as OrmSession
@@ -196,9 +198,11 @@ class PlatformSecurityManager(SecurityManager):
         super().__init__(appbuilder)
         from .lists import EagerInterface
 
-        # The user and group lists show each row's roles (and a group's users): load them per page.
+        # The user and group lists show each row's roles (and a group's users), the role list each role's
+        # permissions: load them per page.
         self.userdbmodelview.datamodel = EagerInterface(self.user_model, eager=("roles", "groups"))
         self.groupmodelview.datamodel = EagerInterface(self.group_model, eager=("roles", "users"))
+        self.rolemodelview.datamodel = EagerInterface(self.role_model, eager=("permissions",))
 
     def reset_password(self, userid, password):
         """FAB's password reset screens (Admin): also sign out the user's other sessions, and audit."""
@@ -229,11 +233,15 @@ class PlatformSecurityManager(SecurityManager):
         set, cached per set of roles until a role's permissions change (see `permissions_version`)."""
         if not has_request_context():
             return super().exist_permission_on_roles(view_name, permission_name, role_ids)
+        return (permission_name, view_name) in self.permissions_of(role_ids)
+
+    def permissions_of(self, role_ids) -> frozenset[tuple[str, str]]:
+        """The (permission, view) pairs of a set of roles, once per request."""
         memo = g.setdefault("_role_permissions", {})
         key = tuple(sorted(role_ids))
         if key not in memo:
             memo[key] = self._role_permissions(key)
-        return (permission_name, view_name) in memo[key]
+        return memo[key]
 
     def _role_permissions(self, role_ids: tuple[int, ...]) -> frozenset[tuple[str, str]]:
         version = permissions_version()
@@ -319,6 +327,33 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
+def navbar_menu() -> Markup:
+    """The navigation menu's HTML. It depends only on which menu items the user's roles may open (and the
+    language and the address prefix), so a signed-in user's menu is rendered once per set of permissions
+    and language and kept per worker: a role whose permissions change has a new set, hence a new menu.
+    FAB asks for the permission of every item and reads `current_user` a few hundred times per render
+    otherwise."""
+    from flask_babel import get_locale
+    from flask_login import current_user
+
+    sm = current_app.appbuilder.sm
+    user = getattr(g, "user", None)
+    roles = sm.get_user_roles(user) if user is not None and current_user.is_authenticated else []
+    if not roles or not user.is_active or any(role.name in sm.builtin_roles for role in roles):
+        return Markup(render_template("appbuilder/_navbar_menu_items.html", menu=current_app.appbuilder.menu))
+    names = tuple(sorted({role.name for role in roles}))
+    key = (str(get_locale()), request.script_root, names, sm.permissions_of([role.id for role in roles]))
+    menus = current_app.extensions.setdefault("navbar_menus", {})
+    html = menus.get(key)
+    if html is None:
+        if len(menus) > 256:  # former permission sets and rare role sets: start again
+            menus.clear()
+        html = menus[key] = Markup(
+            render_template("appbuilder/_navbar_menu_items.html", menu=current_app.appbuilder.menu)
+        )
+    return html
+
+
 def install_request_hooks(app: Flask) -> None:
     watch_permission_changes()
 
@@ -348,6 +383,7 @@ def install_request_hooks(app: Flask) -> None:
         return None
 
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.jinja_env.globals["navbar_menu"] = navbar_menu
 
     @app.after_request
     def add_security_headers(response: Response) -> Response:
