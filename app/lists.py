@@ -52,6 +52,7 @@ class Page:
     total: int
     number: int
     size: int
+    more: bool = False  # the count stopped at `total`: there are more rows than that
 
     @property
     def has_previous(self) -> bool:
@@ -59,15 +60,57 @@ class Page:
 
     @property
     def has_next(self) -> bool:
-        return self.number * self.size < self.total
+        return self.more or self.number * self.size < self.total
 
 
-def paginate(query: Select, order_by: Iterable[Any], number: int, size: int, count_query: Select | None = None) -> Page:
-    """One page of `query`; the count runs over `count_query` (default: the query without ordering)."""
-    counted = count_query if count_query is not None else query
-    total = db.session.scalar(select(func.count()).select_from(counted.order_by(None).subquery())) or 0
-    rows = db.session.scalars(query.order_by(*order_by).limit(size).offset((number - 1) * size)).unique().all()
-    return Page(rows=list(rows), total=total, number=number, size=size)
+def paginate(
+    query: Select,
+    order_by: Iterable[Any],
+    number: int,
+    size: int,
+    count_query: Select | None = None,
+    key_query: Select | None = None,
+    count_cap: int | None = None,
+) -> Page:
+    """One page of `query`; the count runs over `count_query` (default: the query without ordering).
+
+    With `key_query` (the rows' primary keys under the filters, from the fewest tables) the page is found
+    in two steps inside one statement: the keys of the page, skipping the earlier pages on an index alone,
+    then the whole rows of just those keys through `query`, which then need not repeat the filters. A deep
+    page costs an index walk, not the loading of every row before it."""
+    counted = (count_query if count_query is not None else query).order_by(None)
+    more = False
+    if count_cap is not None:
+        # a broad search counts up to the cap (and past this page), not every match: "more than 1,000"
+        cap = max(count_cap, number * size)
+        total = db.session.scalar(select(func.count()).select_from(counted.limit(cap + 1).subquery())) or 0
+        more = total > cap
+        total = min(total, cap)
+    else:
+        total = db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    order_by = tuple(order_by)
+    if key_query is not None:
+        keys = key_query.order_by(*order_by).limit(size).offset((number - 1) * size).subquery()
+        key_column = key_query.selected_columns[0]
+        query = query.where(key_column.in_(select(keys.c[0])))
+    else:
+        query = query.limit(size).offset((number - 1) * size)
+    rows = db.session.scalars(query.order_by(*order_by)).unique().all()
+    return Page(rows=list(rows), total=total, number=number, size=size, more=more)
+
+
+def contains_text(column: Any, text: str) -> Any:
+    """“Contains”, ignoring the case of Latin letters (an X in an ID number, letters in a credit code;
+    Chinese has none), with % and _ taken literally.
+
+    PostgreSQL: ILIKE, which the trigram indexes serve (LIKE for text without Latin letters, which has no
+    case to fold and is compared faster). SQLite: text without Latin letters is found with instr(), twice
+    as fast as LIKE over a table that is read whole; otherwise LIKE, which already ignores ASCII case (all
+    that `lower()` folds there), so neither side is lowered row by row."""
+    latin = any("a" <= char <= "z" for char in text.lower())
+    if db.session.get_bind().dialect.name == "sqlite":
+        return column.contains(text, autoescape=True) if latin else func.instr(column, text) > 0
+    return column.icontains(text, autoescape=True) if latin else column.contains(text, autoescape=True)
 
 
 def plain(value: Any) -> str:

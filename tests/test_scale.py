@@ -3,6 +3,7 @@ a request loads the user, its roles and the roles' permissions without four sepa
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from sqlalchemy import func, select
@@ -11,7 +12,15 @@ from test_query_counts import count_queries
 from app import db
 from app.models import Enrollment, TechnicalStaff
 from conftest import csrf_token
-from factories import make_batch, make_enterprise_user, make_staff_rows, make_user
+from factories import (
+    id_number,
+    make_batch,
+    make_enterprise,
+    make_enterprise_user,
+    make_membership_application,
+    make_staff_rows,
+    make_user,
+)
 
 STAFF_ROW = re.compile(r'name="staff_ids" value="(\d+)"')
 
@@ -117,3 +126,98 @@ def test_the_queue_index_predicate_covers_every_workflows_open_states(app):
     for workflow in REGISTRY.values():
         queued = {s for s in workflow.open_states if s != workflow.initial}
         assert queued <= set(QUEUE_OPEN_STATES), (workflow.kind, queued - set(QUEUE_OPEN_STATES))
+
+
+QUEUE_ROW = re.compile(r'name="ids" value="(\d+)"')
+STAFF_LINK = re.compile(r'/backoffice/staff/(\d+)"')
+
+
+def test_queue_pages_by_key_and_counts_a_broad_search_up_to_a_cap(app, client, auth, monkeypatch):
+    from app.views import review
+
+    auth.login(make_user("Reviewer").username)
+    start = dt.datetime(2026, 1, 1)
+    records = [
+        make_membership_application(
+            make_enterprise(name=f"{'安泰' if i % 3 else '其他'}{i}号安防公司"),
+            status="submitted",
+            submitted_on=start + dt.timedelta(hours=i),
+        )
+        for i in range(57)
+    ]
+
+    def shown(url):
+        page = client.get(url).get_data(as_text=True)
+        return [int(i) for i in QUEUE_ROW.findall(page)], page
+
+    # deep pages: the keys of the page first, then those rows, in the waiting order
+    assert shown("/backoffice/review/membership/?size=25&page=3")[0] == [r.id for r in records[50:]]
+    ids, page = shown("/backoffice/review/membership/?size=25&page=2")
+    assert ids == [r.id for r in records[25:50]] and "共 57 条" in page
+
+    # a name search counts up to the cap (never less than the pages up to this one): "超过 25 条"
+    monkeypatch.setattr(review, "SEARCH_COUNT_CAP", 10)
+    matching = [r.id for i, r in enumerate(records) if i % 3]
+    ids, page = shown("/backoffice/review/membership/?size=25&enterprise=安泰")
+    assert ids == matching[:25] and "超过 25 条" in page and "下一页" in page
+    ids, page = shown("/backoffice/review/membership/?size=25&enterprise=安泰&page=2")
+    assert ids == matching[25:] and "共 38 条" in page and "下一页" not in page
+
+    # credit codes found whatever the case of their letters; % and _ are plain characters
+    code = records[4].enterprise.credit_code
+    assert shown(f"/backoffice/review/membership/?enterprise={code[8:].lower()}")[0] == [records[4].id]
+    assert shown("/backoffice/review/membership/?enterprise=%25")[0] == []
+    assert shown("/backoffice/review/membership/?enterprise=_")[0] == []
+
+
+def test_back_office_staff_search_by_name_id_number_or_enterprise(app, client, auth):
+    first = make_enterprise(name="安泰智能安防有限公司")
+    second = make_enterprise(name="东方安防工程公司")
+    first_ids = make_staff_rows(first, 3, start=2000)
+    second_ids = make_staff_rows(second, 3, start=3000)
+    with_x = next(number for number in (id_number(seq=seq) for seq in range(1000)) if number.endswith("X"))
+    person = db.session.get(TechnicalStaff, second_ids[0])
+    person.id_number, person.name = with_x, "欧阳张伟明"
+    db.session.commit()
+    auth.login(make_user("Reviewer").username)
+
+    def found(q):
+        page = client.get("/backoffice/staff/", query_string={"q": q}).get_data(as_text=True)
+        return sorted(int(i) for i in STAFF_LINK.findall(page))
+
+    assert found("张伟") == [person.id]  # two characters: read in order (no trigram to look up)
+    assert found("张伟明") == [person.id]  # three or more: the trigram indexes on PostgreSQL
+    assert found(with_x[-6:].lower()) == [person.id]  # an ID number's X in lower case
+    assert found("安泰智能") == first_ids  # everyone of the enterprises whose name matches
+    assert found("技术员2001") == [first_ids[1]]
+    assert found("%") == [] and found("_") == []
+
+
+def test_the_menu_is_kept_per_roles_and_follows_a_role_change(app, client, auth):
+    sm = app.appbuilder.sm
+    reviewer = make_user("Reviewer")
+    with app.test_request_context():
+        labels = {
+            child.name: str(child.label) for top in app.appbuilder.menu.get_list() for child in (top.childs or [top])
+        }
+    auth.login(reviewer.username)
+    page = client.get("/backoffice/review/").get_data(as_text=True)
+    role = sm.find_role("Reviewer")
+    granted = [pv for pv in role.permissions if pv.permission.name == "menu_access" and pv.view_menu.name == "StaffSearchMenu"]
+    label = labels["StaffSearchMenu"]
+    assert granted and f"{label}</a>" in page
+    role.permissions = [pv for pv in role.permissions if pv not in granted]
+    db.session.commit()
+    try:
+        assert f"{label}</a>" not in client.get("/backoffice/review/").get_data(as_text=True)
+    finally:
+        role.permissions = [*role.permissions, *granted]
+        db.session.commit()
+    assert f"{label}</a>" in client.get("/backoffice/review/").get_data(as_text=True)
+
+    # the reviewer's menu, now kept, is not what an enterprise sees
+    auth.logout()
+    owner = make_enterprise_user()
+    auth.login(owner.username)
+    portal = client.get("/portal/").get_data(as_text=True)
+    assert f"{labels['ReviewOverview']}</a>" in page and f"{labels['ReviewOverview']}</a>" not in portal

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, union
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 from wtforms import SelectField
 
 from .. import db
 from ..audit import AuditedModelViewMixin
-from ..lists import Field, export_csv, labelled, page_size, paginate
+from ..lists import Field, contains_text, export_csv, labelled, page_size, paginate
 from ..models import Enrollment, Enterprise, TechnicalStaff, TrainingBatch
 from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
 from ..staff import (
@@ -192,6 +194,10 @@ def other_employers_column():
     )
 
 
+# what may be part of an ID card number (18 digits, the last possibly X)
+ID_FRAGMENT = re.compile(r"[0-9Xx]+")
+
+
 class StaffSearchView(BaseView):
     """Technical staff of every enterprise, read-only; people on two enterprises' books are flagged."""
 
@@ -206,15 +212,37 @@ class StaffSearchView(BaseView):
             Enterprise, Enterprise.id == TechnicalStaff.enterprise_id
         )
         if q:
-            needle = f"%{q}%"
-            query = query.where(
-                TechnicalStaff.name.ilike(needle)
-                | TechnicalStaff.id_number.ilike(needle)
-                | Enterprise.name.ilike(needle)
-            )
+            query = query.where(TechnicalStaff.id.in_(self._matching(q)) if self._indexed(q) else self._matches(q))
         if request.args.get("flagged") == "1":
             query = query.where(elsewhere > 0)
         return query
+
+    @staticmethod
+    def _matches(q: str):
+        """People whose name (or ID number) contains q, or whose enterprise's name does. The enterprises are
+        matched once (a set of ids), not joined and tested per person; the ID number only when q could be
+        part of one (digits and X)."""
+        person = contains_text(TechnicalStaff.name, q)
+        if ID_FRAGMENT.fullmatch(q):
+            person = person | contains_text(TechnicalStaff.id_number, q)
+        enterprises = select(Enterprise.id).where(contains_text(Enterprise.name, q))
+        return person | TechnicalStaff.enterprise_id.in_(enterprises)
+
+    @staticmethod
+    def _indexed(q: str) -> bool:
+        """PostgreSQL's trigram indexes serve a “contains” of three characters or more."""
+        return len(q) >= 3 and db.session.get_bind().dialect.name == "postgresql"
+
+    @staticmethod
+    def _matching(q: str):
+        """The ids `_matches` selects, as a union of lookups that each use an index (trigrams on the name,
+        the ID number and the enterprise's name; staff by enterprise), instead of one OR that reads all."""
+        by_person = [select(TechnicalStaff.id).where(contains_text(TechnicalStaff.name, q))]
+        if ID_FRAGMENT.fullmatch(q):
+            by_person.append(select(TechnicalStaff.id).where(contains_text(TechnicalStaff.id_number, q)))
+        enterprises = select(Enterprise.id).where(contains_text(Enterprise.name, q))
+        by_enterprise = select(TechnicalStaff.id).where(TechnicalStaff.enterprise_id.in_(enterprises))
+        return union(*by_person, by_enterprise)
 
     @expose("/")
     @has_access
