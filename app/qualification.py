@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from . import audit, certificates, db
 from .clock import CHINA, today  # noqa: F401 - re-exported
 from .exceptions import UserError
+from .memo import per_request
 from .models import (
     Application,
     Certificate,
@@ -552,19 +553,24 @@ class Eligibility:
     certificate: Certificate | None = None
     levels: list[QualificationLevel] = field(default_factory=list)
     review_year: int | None = None
+    pending: QualificationApplication | None = None  # the enterprise's open application (at most one)
+
+
+def _levels() -> list[QualificationLevel]:
+    """Every level by rank, once per request (eligibility and the names of certificates' levels)."""
+    return per_request(
+        "qualification_levels",
+        lambda: list(db.session.scalars(select(QualificationLevel).order_by(QualificationLevel.rank))),
+    )
 
 
 def level_names() -> dict[str, str]:
     """Level code -> name, for certificates (which keep the code of the level they were issued at)."""
-    return {level.code: level.name for level in db.session.scalars(select(QualificationLevel))}
+    return {level.code: level.name for level in _levels()}
 
 
 def active_levels() -> list[QualificationLevel]:
-    return list(
-        db.session.scalars(
-            select(QualificationLevel).where(QualificationLevel.active.is_(True)).order_by(QualificationLevel.rank)
-        )
-    )
+    return [level for level in _levels() if level.active]
 
 
 def eligibility(kind: str, enterprise_id: int, on: dt.date | None = None, exclude_id: int | None = None) -> Eligibility:
@@ -573,7 +579,9 @@ def eligibility(kind: str, enterprise_id: int, on: dt.date | None = None, exclud
     pending = open_application(enterprise_id, exclude_id)
     if pending is not None:
         return Eligibility(
-            False, _("Your enterprise already has a qualification application in progress (No. %(id)s)", id=pending.id)
+            False,
+            _("Your enterprise already has a qualification application in progress (No. %(id)s)", id=pending.id),
+            pending=pending,
         )
     levels = active_levels()
     held = current_certificate(enterprise_id)

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from . import db
+from .memo import per_request
 from .models import MemberTier, Setting
 
 DEFAULT_MEMBERSHIP_NOTICE = """\
@@ -133,10 +134,19 @@ def seed_defaults() -> dict[str, int]:
 
 
 def get_setting(key: str) -> str:
-    value = db.session.scalar(select(Setting.value).where(Setting.key == key))
+    value = _all_settings().get(key)
     if value is None:
         return DEFAULT_SETTINGS[key][0]
     return value
+
+
+def _all_settings() -> dict[str, str]:
+    """Every setting in one query, once per request (a page reads up to ten)."""
+
+    def load() -> dict[str, str]:
+        return dict(db.session.execute(select(Setting.key, Setting.value)).tuples().all())
+
+    return per_request("settings", load)
 
 
 def get_int(key: str) -> int:

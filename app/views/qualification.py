@@ -40,6 +40,7 @@ class QualificationPortalView(ApplicationPortalView):
     detail_template = "qualification/detail.html"
     msg_locked = _l("The association has received the materials; they can no longer be changed")
     list_extra_label = _l("Target level")
+    list_loads = ("level",)
 
     @property
     def title(self):  # type: ignore[override]
@@ -73,9 +74,12 @@ class QualificationPortalView(ApplicationPortalView):
         form.level.choices = [(level.id, level.name) for level in result.levels]
         if len(result.levels) == 1:
             form.level.data = result.levels[0].id
+        # one open application per enterprise: this type's draft, if any, is the one eligibility found
+        pending = result.pending
+        draft = pending if pending is not None and pending.kind == self.kind and pending.status in wizard.EDITABLE else None
         return {
             "eligibility": result,
-            "draft": self._open_draft(),
+            "draft": draft,
             "form": form,
             "enterprise": g.user.enterprise,
             "steps": STEPS,
