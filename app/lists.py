@@ -49,10 +49,10 @@ class Column:
 @dataclass
 class Page:
     rows: list[Any]
-    total: int
+    total: int | None  # None: not counted
     number: int
     size: int
-    more: bool = False  # the count stopped at `total`: there are more rows than that
+    more: bool = False  # the count stopped at `total` (or, uncounted, a row beyond the page was found)
 
     @property
     def has_previous(self) -> bool:
@@ -60,7 +60,7 @@ class Page:
 
     @property
     def has_next(self) -> bool:
-        return self.more or self.number * self.size < self.total
+        return self.more or (self.total is not None and self.number * self.size < self.total)
 
 
 def paginate(
@@ -71,23 +71,29 @@ def paginate(
     count_query: Select | None = None,
     key_query: Select | None = None,
     count_cap: int | None = None,
+    counted: bool = True,
 ) -> Page:
     """One page of `query`; the count runs over `count_query` (default: the query without ordering).
 
     With `key_query` (the rows' primary keys under the filters, from the fewest tables) the page is found
     in two steps inside one statement: the keys of the page, skipping the earlier pages on an index alone,
     then the whole rows of just those keys through `query`, which then need not repeat the filters. A deep
-    page costs an index walk, not the loading of every row before it."""
-    counted = (count_query if count_query is not None else query).order_by(None)
+    page costs an index walk, not the loading of every row before it.
+
+    `counted=False`: no count at all; one row beyond the page says whether there is a next one."""
+    if not counted:
+        rows = db.session.scalars(query.order_by(*order_by).limit(size + 1).offset((number - 1) * size)).unique().all()
+        return Page(rows=list(rows[:size]), total=None, number=number, size=size, more=len(rows) > size)
+    counted_query = (count_query if count_query is not None else query).order_by(None)
     more = False
     if count_cap is not None:
         # a broad search counts up to the cap (and past this page), not every match: "more than 1,000"
         cap = max(count_cap, number * size)
-        total = db.session.scalar(select(func.count()).select_from(counted.limit(cap + 1).subquery())) or 0
+        total = db.session.scalar(select(func.count()).select_from(counted_query.limit(cap + 1).subquery())) or 0
         more = total > cap
         total = min(total, cap)
     else:
-        total = db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+        total = db.session.scalar(select(func.count()).select_from(counted_query.subquery())) or 0
     order_by = tuple(order_by)
     if key_query is not None:
         keys = key_query.order_by(*order_by).limit(size).offset((number - 1) * size).subquery()

@@ -16,9 +16,11 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from .. import db
 from ..forms import DeliveryForm, PaymentForm
+from ..lists import page_size, paginate
 from ..models import ApplicationFile, utcnow
 from ..scoping import get_scoped_or_404, scoped
 from ..settings import get_int, get_setting, payment_instructions_missing
@@ -35,7 +37,9 @@ from ..workflows import (
     payments,
     update_data,
 )
-from .common import flash_form_errors
+from .common import flash_form_errors, page_number
+
+LIST_PAGE_SIZE = 25  # an enterprise's own applications of one type, newest first
 
 
 def form_version() -> int | None:
@@ -121,8 +125,10 @@ class ApplicationPortalView(BaseView):
     def index_context(self) -> dict[str, Any]:
         return {}
 
-    # One more column in the list of the enterprise's applications (its label, and its value per record).
+    # One more column in the list of the enterprise's applications (its label, and its value per record),
+    # and the relationships the list shows, loaded for the whole page at once.
     list_extra_label: Any = None
+    list_loads: tuple[str, ...] = ()
 
     def list_extra(self, record: Any) -> Any:
         return ""
@@ -208,8 +214,9 @@ class ApplicationPortalView(BaseView):
     @has_access
     def index(self):
         model = self.model
-        applications = db.session.scalars(scoped(select(model), model).order_by(model.id.desc())).all()
-        return self._render(self.index_template, applications=applications, **self.index_context())
+        query = scoped(select(model), model).options(*(selectinload(getattr(model, name)) for name in self.list_loads))
+        page = paginate(query, (model.id.desc(),), page_number(), page_size(LIST_PAGE_SIZE), counted=False)
+        return self._render(self.index_template, applications=page.rows, page=page, **self.index_context())
 
     @expose("/notice", methods=["GET", "POST"])
     @has_access

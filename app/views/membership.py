@@ -33,6 +33,7 @@ class MembershipView(PaymentPortalMixin, ApplicationPortalView):
     class_permission_name = "Membership"
     kind = "membership"
     list_extra_label = _l("Member tier")
+    list_loads = ("tier",)
     form_class = MembershipForm
     form_fields = (
         "tier_id",

@@ -6,12 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, g, request
-from flask_appbuilder import expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from wtforms import RadioField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -49,6 +47,7 @@ class ReplacementForm(FlaskForm):
 
 
 class ReplacementView(PaymentPortalMixin, ApplicationPortalView):
+    list_loads = ("certificate",)
     route_base = "/replacement"
     class_permission_name = "Replacement"
     kind = replacement_workflow.KIND
@@ -94,14 +93,6 @@ class ReplacementView(PaymentPortalMixin, ApplicationPortalView):
     def index_context(self) -> dict[str, Any]:
         return {"copies": replacement_workflow.COPIES}
 
-    @expose("/")
-    @has_access
-    def index(self):
-        model = self.model
-        applications = db.session.scalars(
-            scoped(select(model), model).options(selectinload(model.certificate)).order_by(model.id.desc())
-        ).all()
-        return self._render(self.index_template, applications=applications, **self.index_context())
 
     form_title = _l("Loss report")
     upload_purpose = PROOF
