@@ -221,3 +221,34 @@ def test_the_menu_is_kept_per_roles_and_follows_a_role_change(app, client, auth)
     auth.login(owner.username)
     portal = client.get("/portal/").get_data(as_text=True)
     assert f"{labels['ReviewOverview']}</a>" in page and f"{labels['ReviewOverview']}</a>" not in portal
+
+
+def test_own_applications_are_paged_newest_first_without_a_count(app, client, auth):
+    owner = make_enterprise_user()
+    records = [make_membership_application(owner.enterprise, status="withdrawn") for _ in range(27)]
+    auth.login(owner.username)
+    first = client.get("/membership/").get_data(as_text=True)
+    shown = [int(i) for i in re.findall(r"<td>(\d+)</td>", first)]
+    assert shown == [r.id for r in records[::-1][:25]]
+    assert "下一页" in first and "上一页" not in first and "共 27 条" not in first
+    second = client.get("/membership/?page=2").get_data(as_text=True)
+    assert [int(i) for i in re.findall(r"<td>(\d+)</td>", second)] == [r.id for r in records[1::-1]]
+    assert "上一页" in second and "下一页" not in second
+    other = make_enterprise_user()
+    auth.logout()
+    auth.login(other.username)
+    assert not re.findall(r"<td>(\d+)</td>", client.get("/membership/?page=2").get_data(as_text=True))
+
+
+def test_a_setting_written_during_a_request_is_read_afresh(app):
+    from app.models import Setting
+    from app.settings import get_setting
+
+    with app.test_request_context():
+        assert get_setting("review.long_wait_days") == "5"
+        setting = db.session.scalar(select(Setting).where(Setting.key == "review.long_wait_days"))
+        setting.value = "9"
+        db.session.flush()
+        assert get_setting("review.long_wait_days") == "9"
+        db.session.rollback()
+        assert get_setting("review.long_wait_days") == "5"
