@@ -36,7 +36,7 @@ class OpenApplication:
     url: str | None
 
 
-def _detail_endpoints() -> dict[str, str]:
+def detail_endpoints() -> dict[str, str]:
     """Application kind -> the portal endpoint showing one application of that kind."""
     endpoints = {kind: w.portal_endpoint for kind, w in REGISTRY.items() if w.portal_endpoint}
     for view in current_app.appbuilder.baseviews:
@@ -71,7 +71,7 @@ def open_applications(enterprise_id: int) -> list[OpenApplication]:
         .order_by(Application.id.desc())
         .limit(20)
     ).all()
-    endpoints = _detail_endpoints() if rows else {}
+    endpoints = detail_endpoints() if rows else {}
     items = []
     for row in rows:
         workflow = REGISTRY.get(row.kind)

@@ -15,6 +15,7 @@ from conftest import csrf_token
 from factories import (
     id_number,
     make_batch,
+    make_change_request,
     make_enterprise,
     make_enterprise_user,
     make_membership_application,
@@ -252,3 +253,34 @@ def test_a_setting_written_during_a_request_is_read_afresh(app):
         assert get_setting("review.long_wait_days") == "9"
         db.session.rollback()
         assert get_setting("review.long_wait_days") == "5"
+
+
+def test_messages_are_paged_and_link_to_each_applications_own_page(app, client, auth):
+    from app.models import Notification
+
+    owner = make_enterprise_user()
+    membership = make_membership_application(owner.enterprise)
+    change = make_change_request(owner)
+    for index in range(30):
+        record = (membership, change, None)[index % 3]
+        db.session.add(
+            Notification(
+                enterprise_id=owner.enterprise_id,
+                user_id=owner.id,
+                application_id=record.id if record else None,
+                channel="inapp",
+                subject=f"消息{index:02d}",
+                body="正文",
+                result="sent",
+            )
+        )
+    db.session.commit()
+    auth.login(owner.username)
+    first = client.get("/messages/").get_data(as_text=True)
+    assert "消息29" in first and "消息05" in first and "消息04" not in first and "下一页" in first
+    assert f"/membership/{membership.id}" in first and f"/change/{change.id}" in first
+    # what the first page showed is read; the older five stay unread until their page is opened
+    unread = select(func.count()).select_from(Notification).where(Notification.read_on.is_(None))
+    assert db.session.scalar(unread) == 5
+    second = client.get("/messages/?page=2").get_data(as_text=True)
+    assert "消息04" in second and "消息00" in second and "上一页" in second and db.session.scalar(unread) == 0

@@ -26,6 +26,7 @@ from ..uploads import UploadRejected
 from ..workflows import WorkflowError, apply, can_edit
 from ..workflows import qualification as wizard
 from .applications import ApplicationPortalView, form_version
+from ..lists import page_size, paginate
 from .common import flash_form_errors, page_number
 
 STEPS = (_l("Basic information"), _l("Technical staff"), _l("Review materials"))
@@ -378,13 +379,20 @@ class MyCertificatesView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        rows = db.session.scalars(
-            scoped(select(Certificate), Certificate)
-            .options(selectinload(Certificate.events))
-            .order_by(Certificate.kind, Certificate.issued_on.desc(), Certificate.id.desc())
-        ).all()
+        # an enterprise holds one certificate per kind, but one training certificate per trained person
+        page = paginate(
+            scoped(select(Certificate), Certificate).options(selectinload(Certificate.events)),
+            (Certificate.kind, Certificate.issued_on.desc(), Certificate.id.desc()),
+            page_number(),
+            page_size(50),
+            counted=False,
+        )
         return self.render_template(
-            "qualification/certificates.html", rows=rows, statuses=STATUSES, level_names=qualification.level_names()
+            "qualification/certificates.html",
+            rows=page.rows,
+            page=page,
+            statuses=STATUSES,
+            level_names=qualification.level_names(),
         )
 
     @expose("/<int:certificate_id>")
