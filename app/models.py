@@ -930,18 +930,20 @@ QUEUE_OPEN_STATES = ("approved", "payment_returned", "payment_submitted", "recei
 QUEUE_OPEN_PREDICATE = "status IN ({})".format(", ".join(f"'{state}'" for state in QUEUE_OPEN_STATES))
 QUEUE_WAITING_SINCE = func.coalesce(Application.submitted_on, Application.created_on)
 
-# A queue's open applications in waiting order (status last, so the filter reads it from the index).
+# A queue's open applications in waiting order (status and enterprise last, so that a filter on the state
+# or the enterprise reads them from the index, not the table).
 Index(
     "ix_application_queue_open",
     Application.kind,
     QUEUE_WAITING_SINCE,
     Application.id,
     Application.status,
+    Application.enterprise_id,
     sqlite_where=text(QUEUE_OPEN_PREDICATE),
     postgresql_where=text(QUEUE_OPEN_PREDICATE),
 )
 # Every state, or one state, in waiting order.
-Index("ix_application_queue_all", Application.kind, QUEUE_WAITING_SINCE, Application.id)
+Index("ix_application_queue_all", Application.kind, QUEUE_WAITING_SINCE, Application.id, Application.enterprise_id)
 # 审核总览: counts per (kind, status), and the long waits per kind.
 Index("ix_application_kind_status_submitted", Application.kind, Application.status, Application.submitted_on)
 # The enterprise's own staff list: current or archived, newest first.
