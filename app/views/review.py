@@ -64,13 +64,14 @@ def _format_time(value):
 def queue_columns(workflow: Workflow) -> list[Column]:
     """The review queue's columns, for the HTML table and the CSV export alike."""
     now = utcnow()
+    days = _("%(d)s day(s)")  # translated once, not once per row
     return [
         Column("id", _l("No."), lambda r: r.id),
         Column("enterprise", _l("Enterprise"), lambda r: r.enterprise.name),
         Column("credit_code", _l("Unified social credit code"), lambda r: r.enterprise.credit_code),
         Column("region", _l("Region"), lambda r: f"{r.enterprise.province} {r.enterprise.city}"),
-        Column("submitted_on", _l("Submitted on"), lambda r: _local(r.submitted_on)),
-        Column("waiting", _l("Waiting"), lambda r: _("%(d)s day(s)", d=(now - (r.submitted_on or r.created_on)).days)),
+        Column("submitted_on", _l("Submitted on"), lambda r: local_time(r.submitted_on)),
+        Column("waiting", _l("Waiting"), lambda r: days % {"d": (now - (r.submitted_on or r.created_on)).days}),
         Column("status", _l("Status"), lambda r: workflow.label_of(r.status)),
     ]
 
@@ -93,10 +94,6 @@ def queue_export_fields(workflow: Workflow) -> list[Field]:
         ),
         Field(_l("Status"), model.status, labelled({state: workflow.label_of(state) for state in workflow.states})),
     ]
-
-
-def _local(value: dt.datetime | None) -> str:
-    return format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
 
 
 class ReviewQueueView(BaseView):
