@@ -176,15 +176,23 @@ def _permission_view_labels() -> dict[tuple[str, str], str]:
 
 def permission_view_label(permission_view: Any, labels: dict[tuple[str, str], str] | None = None) -> str:
     """A permission on a view in words, e.g. “编辑 · 会员等级”."""
+    return pair_label(permission_view.permission.name, permission_view.view_menu.name, labels)
+
+
+def pair_label(permission: str, view: str, labels: dict[tuple[str, str], str] | None = None) -> str:
     labels = _permission_view_labels() if labels is None else labels
-    key = (permission_view.permission.name, permission_view.view_menu.name)
-    label = labels.get(key)
+    label = labels.get((permission, view))
     if label is None:
-        permission, view = key
-        label = labels[key] = gettext(
+        label = labels[(permission, view)] = gettext(
             "%(permission)s · %(view)s", permission=permission_label(permission, view), view=view_label(view)
         )
     return label
+
+
+def pairs_label(pairs) -> str:
+    """A role's permissions, (permission, view) name pairs, in words, one after the other."""
+    labels = _permission_view_labels()
+    return "、".join(pair_label(permission, view, labels) for permission, view in pairs)
 
 
 def object_label(value: Any) -> str:

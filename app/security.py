@@ -18,6 +18,7 @@ from flask import (
     session,
 )
 from flask_appbuilder import expose
+from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.decorators import no_cache
 from flask_appbuilder.security.sqla.manager import SecurityManager
@@ -35,7 +36,7 @@ from werkzeug.security import check_password_hash
 
 from . import sessions, throttle
 from .audit import AuditedModelViewMixin
-from .display import ChineseRelatedLabelsMixin, role_label
+from .display import ChineseRelatedLabelsMixin, pairs_label, role_label
 from .lists import CsvExportMixin
 from .models import PlatformUser
 from .scoping import ScopedActionsMixin, is_association_user, is_enterprise_user
@@ -167,6 +168,39 @@ def _role_names():
     )
 
 
+class RoleListInterface(SQLAInterface):
+    """The role list's data: a role's permissions come as (permission, view) names from one query for
+    the whole page, not as a few hundred ORM objects per role (the list only shows their labels)."""
+
+    def get_values(self, lst, list_columns):
+        if "permissions" not in list_columns:
+            yield from super().get_values(lst, list_columns)
+            return
+        from flask_appbuilder.security.sqla.models import (
+            Permission,
+            PermissionView,
+            ViewMenu,
+            assoc_permissionview_role,
+        )
+
+        links = assoc_permissionview_role.c
+        pairs: dict[int, list[tuple[str, str]]] = {item.id: [] for item in lst}
+        rows = self.session.execute(
+            select(links.role_id, Permission.name, ViewMenu.name)
+            .join(PermissionView, PermissionView.id == links.permission_view_id)
+            .join(Permission, Permission.id == PermissionView.permission_id)
+            .join(ViewMenu, ViewMenu.id == PermissionView.view_menu_id)
+            .where(links.role_id.in_(list(pairs)))
+            .order_by(links.role_id, PermissionView.id)
+        ).all()
+        for role_id, permission, view in rows:
+            pairs[role_id].append((permission, view))
+        for item in lst:
+            values = {col: self._get_attr_value(item, col) for col in list_columns if col != "permissions"}
+            values["permissions"] = pairs_label(pairs[item.id])
+            yield values
+
+
 class PlatformRoleModelView(ChineseRelatedLabelsMixin, AuditedModelViewMixin, ScopedActionsMixin, RoleModelView):
     exclude_route_methods = RoleModelView.exclude_route_methods | _FAB_ROUTES_WE_DROP
     formatters_columns = {"name": role_label}
@@ -198,11 +232,11 @@ class PlatformSecurityManager(SecurityManager):
         super().__init__(appbuilder)
         from .lists import EagerInterface
 
-        # The user and group lists show each row's roles (and a group's users), the role list each role's
-        # permissions: load them per page.
+        # The user and group lists show each row's roles (and a group's users): load them per page; the role
+        # list reads its roles' permissions as names for the whole page (RoleListInterface).
         self.userdbmodelview.datamodel = EagerInterface(self.user_model, eager=("roles", "groups"))
         self.groupmodelview.datamodel = EagerInterface(self.group_model, eager=("roles", "users"))
-        self.rolemodelview.datamodel = EagerInterface(self.role_model, eager=("permissions",))
+        self.rolemodelview.datamodel = RoleListInterface(self.role_model)
 
     def reset_password(self, userid, password):
         """FAB's password reset screens (Admin): also sign out the user's other sessions, and audit."""

@@ -20,13 +20,13 @@ from sqlalchemy.orm import selectinload
 from .. import db, qualification
 from ..certificates import STATUSES, history
 from ..forms import ConditionsForm, LevelForm, ProjectForm, ProofForm
+from ..lists import page_size, paginate
 from ..models import Certificate, TechnicalStaff
 from ..scoping import get_scoped_or_404, scoped
 from ..uploads import UploadRejected
 from ..workflows import WorkflowError, apply, can_edit
 from ..workflows import qualification as wizard
 from .applications import ApplicationPortalView, form_version
-from ..lists import page_size, paginate
 from .common import flash_form_errors, page_number
 
 STEPS = (_l("Basic information"), _l("Technical staff"), _l("Review materials"))
