@@ -140,6 +140,8 @@ def jobs_list_command() -> None:
             else "never run"
         )
         click.echo(f"{name:26} {job.schedule.describe():24} {last}")
+        if runs and runs[0].error:  # the page shows staff a note in Chinese; the detail is here and in the log
+            click.echo(f"{'':26} run #{runs[0].id}: {runs[0].error}")
 
 
 @jobs_cli.command("run")

@@ -505,7 +505,7 @@ def run_job(
         result, error = "ok", None
     except Exception as failure:  # recorded on the run, shown on 定时任务
         db.session.rollback()
-        log.exception("job %s failed", name)
+        log.exception("job %s failed (run #%s)", name, run_id)
         counts, result, error = {}, "failed", "".join(traceback.format_exception_only(failure)).strip()[:2000]
     db.session.execute(
         update(JobRun)

@@ -289,3 +289,20 @@ def test_two_schedulers_on_one_database_run_a_slot_once(_app, tmp_path, database
     finally:
         with _app.app_context():
             clean_database()
+
+
+def test_a_failed_run_is_told_in_chinese_on_the_page_and_in_full_by_the_cli(app, client, auth, monkeypatch):
+    from dataclasses import replace
+
+    from factories import make_user
+
+    def broken():
+        raise RuntimeError("disk full")
+
+    monkeypatch.setitem(JOBS, "purge_sms_codes", replace(JOBS["purge_sms_codes"], run=broken))
+    run = run_due("purge_sms_codes")
+    auth.login(make_user("AssociationAdmin").username)
+    page = client.get("/backoffice/jobs/").get_data(as_text=True)
+    assert f"执行出错，请系统管理员查看服务器日志（运行记录 #{run.id}）" in page and "disk full" not in page
+    output = app.test_cli_runner().invoke(args=["jobs", "list"]).output
+    assert f"run #{run.id}: RuntimeError: disk full" in output
