@@ -284,3 +284,13 @@ def test_messages_are_paged_and_link_to_each_applications_own_page(app, client, 
     assert db.session.scalar(unread) == 5
     second = client.get("/messages/?page=2").get_data(as_text=True)
     assert "消息04" in second and "消息00" in second and "上一页" in second and db.session.scalar(unread) == 0
+
+
+def test_admin_sees_the_back_office_menu_only_and_enterprises_their_portal(app, client, auth):
+    auth.login(make_user("Admin").username)
+    page = client.get("/backoffice/").get_data(as_text=True)
+    assert "审核总览</a>" in page and "入会申请</a>" not in page and "外省企业备案</a>" not in page
+    auth.logout()
+    auth.login(make_enterprise_user().username)
+    portal = client.get("/portal/").get_data(as_text=True)
+    assert "入会申请</a>" in portal and "审核总览</a>" not in portal
