@@ -156,3 +156,14 @@ def test_trends_are_drawn_from_our_own_echarts_with_a_table(app, client, auth):
     # the same numbers as a table under the chart
     table = page[page.index('id="chart-certificates"') :]
     assert "<td>合肥市</td>" in table and "<td>外省</td>" in table
+
+
+def test_the_cross_type_totals_lead_to_the_breakdown_and_long_waits_to_the_filtered_queue(app, client, auth):
+    make_membership_application(make_enterprise(), status="submitted", submitted_on=utc_now() - dt.timedelta(days=30))
+    auth.login(make_user("Reviewer").username)
+    page = client.get("/backoffice/").get_data(as_text=True)
+    assert 'id="waiting"' in page
+    assert re.search(r'<a class="stat-value too-long-total text-danger" href="#waiting"[^>]*>1</a>', page)
+    assert re.search(r'<a class="stat-value today-total" href="#waiting"[^>]*>0</a>', page)
+    overview = html.unescape(client.get("/backoffice/review/").get_data(as_text=True))
+    assert "/backoffice/review/membership/?submitted=long" in overview
