@@ -166,7 +166,7 @@ def expiry_reminders() -> dict[str, int]:
     day = today()
     days = reminder_days()
     horizon = day + dt.timedelta(days=days[-1])
-    counts = {"certificates": 0, "memberships": 0}
+    counts: dict[str, int] = {}
 
     certificate_rows = db.session.execute(
         select(Certificate.id, Certificate.enterprise_id, Certificate.kind, Certificate.number, Certificate.valid_until)
@@ -178,24 +178,14 @@ def expiry_reminders() -> dict[str, int]:
         )
         .order_by(Certificate.id)
     ).all()
-    sent = _already_sent("certificate", [row.id for row in certificate_rows])
-    for row in certificate_rows:
-        left = (row.valid_until - day).days
-        threshold = str(min(d for d in days if d >= left))
-        if (row.id, threshold) in sent:
-            continue
-        if _send_once(
-            "certificate",
-            row.id,
-            threshold,
-            row.enterprise_id,
-            "reminder.certificate_expiring",
-            type=certificates.KINDS.get(row.kind, row.kind),
-            number=row.number,
-            date=row.valid_until.isoformat(),
-            days=left,
-        ):
-            counts["certificates"] += 1
+    counts["certificates"] = _remind_expiring(
+        "certificate",
+        certificate_rows,
+        day,
+        days,
+        "reminder.certificate_expiring",
+        lambda row: {"type": certificates.KINDS.get(row.kind, row.kind), "number": row.number},
+    )
 
     newer = aliased(Membership)
     membership_rows = db.session.execute(
@@ -215,24 +205,34 @@ def expiry_reminders() -> dict[str, int]:
         )
         .order_by(Membership.id)
     ).all()
-    sent = _already_sent("membership", [row.id for row in membership_rows])
-    for row in membership_rows:
+    counts["memberships"] = _remind_expiring(
+        "membership", membership_rows, day, days, "reminder.membership_expiring", lambda row: {"number": row.member_number}
+    )
+    return counts
+
+
+def _remind_expiring(subject_type: str, rows, day: dt.date, days: list[int], event: str, values) -> int:
+    """Each row (id, enterprise_id, valid_until, …) reminded once at the smallest threshold it has reached;
+    `values(row)` adds what the message names beside the date and the days left. Returns how many were sent."""
+    sent = _already_sent(subject_type, [row.id for row in rows])
+    count = 0
+    for row in rows:
         left = (row.valid_until - day).days
         threshold = str(min(d for d in days if d >= left))
         if (row.id, threshold) in sent:
             continue
         if _send_once(
-            "membership",
+            subject_type,
             row.id,
             threshold,
             row.enterprise_id,
-            "reminder.membership_expiring",
-            number=row.member_number,
+            event,
             date=row.valid_until.isoformat(),
             days=left,
+            **values(row),
         ):
-            counts["memberships"] += 1
-    return counts
+            count += 1
+    return count
 
 
 def annual_review_reminders() -> dict[str, int]:
