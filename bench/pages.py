@@ -59,6 +59,7 @@ EXTRA_PAGES = [
     ("Reviewer", "/backoffice/review/membership/?status=all&enterprise=安泰", 8),
     ("Reviewer", "/backoffice/review/membership/?status=all&enterprise=10293", 8),
     ("Reviewer", "/backoffice/review/change/?status=submitted", 8),
+    ("Reviewer", "/backoffice/review/membership/?status=waiting&submitted=long", 8),
     ("Reviewer", "/backoffice/staff/?q=张伟", 8),
     ("Reviewer", "/backoffice/staff/?q=张伟明", 8),
     ("Reviewer", "/backoffice/staff/?q=32010", 8),

@@ -166,4 +166,12 @@ def test_the_cross_type_totals_lead_to_the_breakdown_and_long_waits_to_the_filte
     assert re.search(r'<a class="stat-value too-long-total text-danger" href="#waiting"[^>]*>1</a>', page)
     assert re.search(r'<a class="stat-value today-total" href="#waiting"[^>]*>0</a>', page)
     overview = html.unescape(client.get("/backoffice/review/").get_data(as_text=True))
-    assert "/backoffice/review/membership/?submitted=long" in overview
+    link = re.search(r'href="(/backoffice/review/membership/\?[^"]*submitted=long[^"]*)"', overview).group(1)
+    assert "status=waiting" in link
+    # the queue behind the link lists exactly what the line counts: waiting for the association, and long
+    returned = make_membership_application(
+        make_enterprise(), status="returned", submitted_on=utc_now() - dt.timedelta(days=30)
+    )
+    listed = client.get(link).get_data(as_text=True)
+    assert "1 条申请已等待超过" in overview and f'value="{returned.id}"' not in listed
+    assert len(re.findall(r'name="ids" value="\d+"', listed)) == 1

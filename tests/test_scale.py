@@ -127,6 +127,8 @@ def test_the_queue_index_predicate_covers_every_workflows_open_states(app):
     for workflow in REGISTRY.values():
         queued = {s for s in workflow.open_states if s != workflow.initial}
         assert queued <= set(QUEUE_OPEN_STATES), (workflow.kind, queued - set(QUEUE_OPEN_STATES))
+        # 待协会处理 (status=waiting) ANDs the same predicate
+        assert set(workflow.waiting_states) <= set(QUEUE_OPEN_STATES), workflow.kind
 
 
 QUEUE_ROW = re.compile(r'name="ids" value="(\d+)"')

@@ -144,6 +144,12 @@ class ReviewQueueView(BaseView):
                 Application.status.in_([s for s in workflow.open_states if s != workflow.initial]),
                 text(f"application.{QUEUE_OPEN_PREDICATE}"),
             ]
+        elif status == "waiting":
+            # the states in which the association has to act (the open view less the enterprise's turns)
+            conditions += [
+                Application.status.in_(workflow.waiting_states),
+                text(f"application.{QUEUE_OPEN_PREDICATE}"),
+            ]
         elif status in workflow.states:
             conditions.append(Application.status == status)
         # filters on the enterprise select its ids once (a scan of the enterprises, or the trigram indexes on
