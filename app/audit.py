@@ -286,6 +286,11 @@ def value_label(object_type: str, name: str, value: Any) -> str:
         return _status_label(object_type, str(value))
     if name == "transition":
         return _transition_label(object_type, str(value))
+    if name == "filters" and isinstance(value, str) and value.startswith("{"):
+        try:  # an export recorded before its filters were kept as words: still no raw JSON on the page
+            value = json.loads(value)
+        except ValueError:
+            pass
     if isinstance(value, dict):
         return "；".join(f"{field_label(object_type, k)}：{value_label(object_type, k, v)}" for k, v in value.items())
     return str(value)

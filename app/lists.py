@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -216,7 +215,7 @@ def export_csv(
     query = query.with_only_columns(*(field.expr for field in fields), maintain_column_froms=True)
     formatters = [field.fmt for field in fields]
     headers = [str(field.label) for field in fields]
-    wanted = {k: v for k, v in (filters if filters is not None else request.args.to_dict()).items() if v != ""}
+    wanted = {k: v for k, v in (filters or {}).items() if v != ""}
     actor = getattr(g, "user", None)
 
     def generate() -> Iterator[str]:
@@ -239,6 +238,23 @@ def export_csv(
     return _csv_download(generate(), title)
 
 
+def described_filters(spec: dict[str, tuple[Any, Any]], args: Any = None) -> dict[str, str]:
+    """The filters an export ran with, as the audit log shows them: each argument that is set, named by its
+    label, its value in words (`spec`: argument -> (label, None | {code: label} | function))."""
+    args = request.args if args is None else args
+    described: dict[str, str] = {}
+    for key, (label, words) in spec.items():
+        value = (args.get(key) or "").strip()
+        if not value:
+            continue
+        if isinstance(words, dict):
+            value = str(words.get(value, value))
+        elif callable(words):
+            value = str(words(value))
+        described[str(label)] = value
+    return described
+
+
 def _audit_export(title: str, filters: dict[str, Any], count: int, actor: Any) -> None:
     from . import audit
 
@@ -246,7 +262,7 @@ def _audit_export(title: str, filters: dict[str, Any], count: int, actor: Any) -
         "export",
         "CsvExport",
         title[:60],
-        after={"list": title, "filters": json.dumps(filters, ensure_ascii=False), "rows": count},
+        after={"list": title, "filters": filters, "rows": count},
         actor=actor,
     )
     db.session.commit()
@@ -314,10 +330,13 @@ class CsvExportMixin:
         ).statement
         for join in self.csv_joins:
             query = join(query)
+        # the search as the list's search form shows it: column, how (包含, 等于 …), value
         filters = {
-            key: value
-            for key, value in request.args.items()
-            if key.startswith(("_flt_", "_oc_", "_od_")) and value != ""
+            f"{self.label_columns.get(flt.column_name, flt.column_name)}（{flt.name}）": "、".join(
+                str(item) for item in (value if isinstance(value, list) else [value])
+            )
+            for flt, value in self._filters.get_filters_values()
+            if value not in (None, "", [])
         }
         title = str(self.list_title or current_app.config.get("APP_NAME", "export"))
         return export_csv(fields, query, title, filters)

@@ -47,7 +47,30 @@ def test_queue_export_is_audited_with_its_filters_and_row_count(app, client, aut
     assert entry.actor_id == reviewer.id and entry.object_type == "CsvExport"
     after = json.loads(entry.after)
     assert after["rows"] == 3 and after["list"] == "入会申请"
-    assert json.loads(after["filters"]) == {"enterprise": "审计导出"}  # the page is not a filter
+    assert after["filters"] == {"企业名称或统一社会信用代码": "审计导出"}  # in words; the page is not a filter
+    shown = client.get(f"/backoffice/audit/show/{entry.id}")
+    assert shown.status_code in (302, 403)  # 审计日志 is AssociationAdmin's
+    auth.logout()
+    auth.login(make_user("AssociationAdmin").username)
+    page = client.get(f"/backoffice/audit/show/{entry.id}").get_data(as_text=True)
+    assert "企业名称或统一社会信用代码：审计导出" in page and "{" not in page.split("筛选条件", 1)[1].split("</tr>", 1)[0]
+
+
+def test_every_export_records_its_filters_in_words(app, client, auth):
+    auth.login(make_user("AssociationAdmin").username)
+    cases = [
+        (
+            "/backoffice/review/membership/csv?status=waiting&province=34&submitted=long&from=2026-01-01",
+            {"状态": "等待协会处理", "省份": "安徽省", "提交时间": "等待超过5天", "提交日期从": "2026-01-01"},
+        ),
+        ("/backoffice/certificates/csv?kind=all&status=valid&expiring=30", {"证书类型": "全部证书", "状态": "有效", "到期天数不超过": "30 天"}),
+        ("/backoffice/notifications/csv?channel=sms&result=failed", {"渠道": "短信", "结果": "发送失败"}),
+        ("/backoffice/staff/csv?q=张&flagged=1", {"查询": "张", "多单位任职": "是"}),
+        ("/backoffice/enterprises/csv?_flt_2_name=安防", {"企业名称（包含）": "安防"}),
+    ]
+    for url, expected in cases:
+        csv_rows(client.get(url))
+        assert json.loads(last_export().after)["filters"] == expected, url
 
 
 def test_queue_export_writes_times_in_shanghai_and_labels(app, client, auth):

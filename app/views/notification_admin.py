@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from .. import db
-from ..lists import SHANGHAI, Column, Field, export_csv, labelled, local_time, page_size
+from ..lists import SHANGHAI, Column, Field, described_filters, export_csv, labelled, local_time, page_size
 from ..models import Enterprise, Notification
 from ..notify import CHANNELS, RESULTS
 from ..scoping import scoped
@@ -105,5 +105,13 @@ class NotificationAdminView(BaseView):
     def csv(self):
         """导出 CSV: every message the current filters select."""
         query, order = self._filtered()
-        filters = {key: value for key, value in request.args.items() if key not in ("page", "size")}
+        filters = described_filters(
+            {
+                "channel": (_l("Channel"), CHANNELS),
+                "result": (_l("Result"), RESULTS),
+                "enterprise": (_l("Enterprise"), None),
+                "from": (_l("Sent from"), None),
+                "to": (_l("Sent until"), None),
+            }
+        )
         return export_csv(notification_fields(), query, str(_l("Messages sent")), filters, order)

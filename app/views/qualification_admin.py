@@ -20,7 +20,17 @@ from wtforms.validators import ValidationError
 
 from .. import certificates, db, qualification, regions
 from ..audit import AuditedModelViewMixin
-from ..lists import Column, CsvExportMixin, Field, export_csv, joined_text, labelled, page_size, paginate
+from ..lists import (
+    Column,
+    CsvExportMixin,
+    Field,
+    described_filters,
+    export_csv,
+    joined_text,
+    labelled,
+    page_size,
+    paginate,
+)
 from ..models import Certificate, Enterprise, MaterialRequirement, QualificationLevel, StaffingRule
 from ..notify import notify_enterprise
 from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
@@ -347,7 +357,16 @@ class CertificateAdminView(BaseView):
     @has_access
     def csv(self):
         query, order = self._filtered()
-        filters = {key: value for key, value in request.args.items() if key not in ("page", "size")}
+        filters = described_filters(
+            {
+                "kind": (_l("Certificate type"), {"all": _("All certificates"), **certificates.KINDS}),
+                "level": (_l("Level"), qualification.level_names()),
+                "status": (_l("Status"), certificates.STATUSES),
+                "province": (_l("Province"), {p.code: p.name for p in regions.tree().values()}),
+                "expiring": (_l("Expiring within"), lambda days: f"{days} {_('days')}"),
+                "q": (_l("Search"), None),
+            }
+        )
         return export_csv(certificate_export_fields(), query, str(_l("Certificates")), filters, order)
 
     @expose("/<int:certificate_id>")

@@ -27,6 +27,7 @@ from ..lists import (
     CsvExportMixin,
     Field,
     contains_text,
+    described_filters,
     export_csv,
     joined_text,
     labelled,
@@ -218,7 +219,21 @@ class ReviewQueueView(BaseView):
         workflow = self._workflow(kind)
         keys, rows, order, _status = self._filtered(workflow)
         query = rows.where(Application.id.in_(keys))
-        filters = {key: value for key, value in request.args.items() if key not in ("page", "size")}
+        statuses = {"open": _("Open"), "waiting": _("Waiting for the association"), "all": _("All")}
+        statuses.update({state: workflow.label_of(state) for state in workflow.states})
+        filters = described_filters(
+            {
+                "status": (_l("Status"), statuses),
+                "enterprise": (_l("Enterprise name or credit code"), None),
+                "province": (_l("Province"), {p.code: p.name for p in regions.tree().values()}),
+                "from": (_l("Submitted from"), None),
+                "to": (_l("Submitted until"), None),
+                "submitted": (
+                    _l("Submitted on"),
+                    {"long": _("Waiting over %(d)s days", d=long_wait().days), "today": _("Received today")},
+                ),
+            }
+        )
         return export_csv(queue_export_fields(workflow), query, str(workflow.label), filters, order)
 
     @expose("/<kind>/<int:application_id>")

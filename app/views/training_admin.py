@@ -15,7 +15,7 @@ from wtforms import SelectField
 
 from .. import db
 from ..audit import AuditedModelViewMixin
-from ..lists import Field, contains_text, export_csv, labelled, page_size, paginate
+from ..lists import Field, contains_text, described_filters, export_csv, labelled, page_size, paginate
 from ..models import Enrollment, Enterprise, TechnicalStaff, TrainingBatch
 from ..scoping import ScopedActionsMixin, get_scoped_or_404, scoped
 from ..staff import (
@@ -158,7 +158,8 @@ class EnrollmentAdminView(BaseView):
             Field(_l("Result date"), Enrollment.result_on),
         ]
         title = f"{batch.name}-{_('Enrolments')}"
-        return export_csv(fields, scoped(query, Enrollment), title, {"batch": batch.name, "status": status}, (Enrollment.id,))
+        filters = {str(_l("Batch")): batch.name, **described_filters({"status": (_l("Status"), ENROLLMENT_STATES)})}
+        return export_csv(fields, scoped(query, Enrollment), title, filters, (Enrollment.id,))
 
     @expose("/<int:batch_id>/act", methods=["POST"])
     @has_access
@@ -284,7 +285,9 @@ class StaffSearchView(BaseView):
             Field(_l("Also employed elsewhere"), elsewhere),
             Field(_l("Archived"), TechnicalStaff.archived),
         ]
-        filters = {key: value for key, value in request.args.items() if key in ("q", "flagged")}
+        filters = described_filters(
+            {"q": (_l("Search"), None), "flagged": (_l("Also employed elsewhere"), {"1": _("Yes")})}
+        )
         query = self._filtered(elsewhere)
         return export_csv(fields, query, str(_l("Technical staff")), filters, (TechnicalStaff.id.desc(),))
 
