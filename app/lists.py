@@ -71,6 +71,7 @@ def paginate(
     key_query: Select | None = None,
     count_cap: int | None = None,
     counted: bool = True,
+    tuples: bool = False,
 ) -> Page:
     """One page of `query`; the count runs over `count_query` (default: the query without ordering).
 
@@ -79,10 +80,17 @@ def paginate(
     then the whole rows of just those keys through `query`, which then need not repeat the filters. A deep
     page costs an index walk, not the loading of every row before it.
 
-    `counted=False`: no count at all; one row beyond the page says whether there is a next one."""
+    `counted=False`: no count at all; one row beyond the page says whether there is a next one.
+    `tuples=True`: the rows are the query's rows (an entity with computed columns), not its first entity."""
+
+    def fetch(statement: Select) -> list[Any]:
+        if tuples:
+            return list(db.session.execute(statement).all())
+        return list(db.session.scalars(statement).unique().all())
+
     if not counted:
-        rows = db.session.scalars(query.order_by(*order_by).limit(size + 1).offset((number - 1) * size)).unique().all()
-        return Page(rows=list(rows[:size]), total=None, number=number, size=size, more=len(rows) > size)
+        rows = fetch(query.order_by(*order_by).limit(size + 1).offset((number - 1) * size))
+        return Page(rows=rows[:size], total=None, number=number, size=size, more=len(rows) > size)
     counted_query = (count_query if count_query is not None else query).order_by(None)
     more = False
     if count_cap is not None:
@@ -100,8 +108,7 @@ def paginate(
         query = query.where(key_column.in_(select(keys.c[0])))
     else:
         query = query.limit(size).offset((number - 1) * size)
-    rows = db.session.scalars(query.order_by(*order_by)).unique().all()
-    return Page(rows=list(rows), total=total, number=number, size=size, more=more)
+    return Page(rows=fetch(query.order_by(*order_by)), total=total, number=number, size=size, more=more)
 
 
 def contains_text(column: Any, text: str) -> Any:

@@ -7,7 +7,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from sqlalchemy import select, update
 
 from .. import db
-from ..lists import Page, page_size
+from ..lists import page_size, paginate
 from ..models import Application, Notification, utcnow
 from ..portal import detail_endpoints
 from .common import page_number
@@ -29,12 +29,10 @@ class MessagesView(BaseView):
             .outerjoin(Application, Application.id == Notification.application_id)
             .where(Notification.user_id == g.user.id, Notification.channel == "inapp")
         )
-        number, size = page_number(), page_size(PAGE_SIZE)
-        rows = db.session.execute(
-            query.order_by(Notification.id.desc()).limit(size + 1).offset((number - 1) * size)
-        ).all()
-        page = Page(rows=[], total=None, number=number, size=size, more=len(rows) > size)  # no count: one row more
-        rows = rows[:size]
+        page = paginate(
+            query, (Notification.id.desc(),), page_number(), page_size(PAGE_SIZE), counted=False, tuples=True
+        )
+        rows = page.rows
         endpoints = detail_endpoints() if any(kind for _message, kind in rows) else {}
         messages = [
             (message, url_for(endpoints[kind], application_id=message.application_id) if kind in endpoints else None)

@@ -10,8 +10,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from .. import db
-from ..lists import SHANGHAI, Column, Field, described_filters, export_csv, labelled, local_time, page_size
+from ..lists import SHANGHAI, Column, Field, described_filters, export_csv, labelled, local_time, page_size, paginate
 from ..models import Enterprise, Notification
 from ..notify import CHANNELS, RESULTS
 from ..scoping import scoped
@@ -84,16 +83,14 @@ class NotificationAdminView(BaseView):
     @has_access
     def index(self):
         query, order = self._filtered()
-        size = page_size(PAGE_SIZE)
-        number = page_number()
-        # one row more than the page says whether there is a next page, without counting a growing log
-        rows = db.session.execute(query.order_by(*order).limit(size + 1).offset((number - 1) * size)).all()
+        # no count of a growing log: one row more than the page says whether there is a next page
+        page = paginate(query, order, page_number(), page_size(PAGE_SIZE), counted=False, tuples=True)
         return self.render_template(
             "lists/notifications.html",
-            rows=rows[:size],
-            page=number,
-            size=size,
-            has_next=len(rows) > size,
+            rows=page.rows,
+            page=page.number,
+            size=page.size,
+            has_next=page.has_next,
             columns=notification_columns(),
             channels=CHANNELS,
             results=RESULTS,

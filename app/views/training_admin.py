@@ -250,22 +250,20 @@ class StaffSearchView(BaseView):
     def search(self):
         q = request.args.get("q", "").strip()
         flagged = request.args.get("flagged") == "1"
-        page = page_number()
-        size = page_size(self.page_size)
         elsewhere = other_employers_column().label("elsewhere")
         query = self._filtered(elsewhere).options(contains_eager(TechnicalStaff.enterprise))
-        # one row beyond the page says whether there is a next one (no count over 200,000 people)
-        rows = db.session.execute(
-            query.order_by(TechnicalStaff.id.desc()).limit(size + 1).offset((page - 1) * size)
-        ).all()
+        # no count over 200,000 people: one row beyond the page says whether there is a next one
+        page = paginate(
+            query, (TechnicalStaff.id.desc(),), page_number(), page_size(self.page_size), counted=False, tuples=True
+        )
         return self.render_template(
             "training/admin_staff.html",
-            rows=rows[:size],
-            has_next=len(rows) > size,
+            rows=page.rows,
+            has_next=page.has_next,
             q=q,
             flagged=flagged,
-            page=page,
-            page_size=size,
+            page=page.number,
+            page_size=page.size,
             genders=GENDERS,
         )
 
