@@ -296,3 +296,17 @@ def test_admin_sees_the_back_office_menu_only_and_enterprises_their_portal(app, 
     auth.login(make_enterprise_user().username)
     portal = client.get("/portal/").get_data(as_text=True)
     assert "入会申请</a>" in portal and "审核总览</a>" not in portal
+
+
+def test_every_contains_search_ignores_the_case_of_an_x_and_takes_percent_literally(app, client, auth):
+    owner = make_enterprise_user()
+    ids = make_staff_rows(owner.enterprise, 3, start=4000)
+    make_batch()  # an open batch: each person's row has its sign-up checkbox
+    with_x = next(number for number in (id_number(seq=seq) for seq in range(1000)) if number.endswith("X"))
+    person = db.session.get(TechnicalStaff, ids[1])
+    person.id_number = with_x
+    db.session.commit()
+    auth.login(owner.username)
+    for needle, expected in ((with_x[-5:].lower(), [person.id]), ("%", []), ("_", [])):
+        page = client.get("/training/", query_string={"q": needle}).get_data(as_text=True)
+        assert [int(i) for i in STAFF_ROW.findall(page)] == expected, needle

@@ -17,7 +17,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from .. import certificates, db
-from ..lists import CsvExportMixin, joined_text, plain
+from ..lists import CsvExportMixin, contains_text, joined_text, plain
 from ..models import (
     Application,
     Certificate,
@@ -47,7 +47,7 @@ def search_condition(text: str) -> Any:
     account's), member number or certificate number (exact)."""
     needle = text.strip()[:SEARCH_MAX]
     return or_(
-        Enterprise.name.contains(needle, autoescape=True),
+        contains_text(Enterprise.name, needle),
         Enterprise.credit_code == needle.upper(),
         Enterprise.mobile == needle,
         Enterprise.landline == needle,

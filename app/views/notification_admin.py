@@ -10,7 +10,18 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from ..lists import SHANGHAI, Column, Field, described_filters, export_csv, labelled, local_time, page_size, paginate
+from ..lists import (
+    SHANGHAI,
+    Column,
+    Field,
+    contains_text,
+    described_filters,
+    export_csv,
+    labelled,
+    local_time,
+    page_size,
+    paginate,
+)
 from ..models import Enterprise, Notification
 from ..notify import CHANNELS, RESULTS
 from ..scoping import scoped
@@ -70,7 +81,7 @@ class NotificationAdminView(BaseView):
             query = query.where(Notification.result == args["result"])
         if args.get("enterprise"):
             needle = args["enterprise"].strip()
-            query = query.where(Enterprise.name.contains(needle) | (Enterprise.credit_code == needle))
+            query = query.where(contains_text(Enterprise.name, needle) | (Enterprise.credit_code == needle.upper()))
         first_day, last_day = _date_arg("from"), _date_arg("to")
         if first_day:
             query = query.where(Notification.created_on >= dt.datetime.combine(first_day, dt.time()) - SHANGHAI)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from .. import db, qualification
 from ..certificates import STATUSES, history
 from ..forms import ConditionsForm, LevelForm, ProjectForm, ProofForm
-from ..lists import page_size, paginate
+from ..lists import contains_text, page_size, paginate
 from ..models import Certificate, TechnicalStaff
 from ..scoping import get_scoped_or_404, scoped
 from ..uploads import UploadRejected
@@ -193,7 +193,7 @@ class QualificationPortalView(ApplicationPortalView):
         needle = request.args.get("q", "").strip()
         if needle:
             query = query.where(
-                or_(TechnicalStaff.name.contains(needle), TechnicalStaff.id_number.startswith(needle.upper()))
+                or_(contains_text(TechnicalStaff.name, needle), TechnicalStaff.id_number.startswith(needle.upper()))
             )
         page = page_number()
         rows = db.session.scalars(

@@ -24,6 +24,7 @@ from ..lists import (
     Column,
     CsvExportMixin,
     Field,
+    contains_text,
     described_filters,
     export_csv,
     joined_text,
@@ -331,8 +332,8 @@ class CertificateAdminView(BaseView):
         if args.get("q"):
             needle = args["q"].strip()
             query = query.where(
-                Certificate.number.contains(needle)
-                | Enterprise.name.contains(needle)
+                contains_text(Certificate.number, needle)
+                | contains_text(Enterprise.name, needle)
                 | (Enterprise.credit_code == needle)
             )
         return scoped(query, Certificate), (Certificate.valid_until.asc(), Certificate.id.asc())

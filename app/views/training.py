@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from .. import audit, clock, db
 from ..forms import CertificateForm, StaffForm, UploadForm
-from ..lists import paginate
+from ..lists import contains_text, paginate
 from ..models import AuditLog, Enrollment, QualificationStaff, StaffCertificate, TechnicalStaff, TrainingBatch
 from ..scoping import get_scoped_or_404, scoped
 from ..spreadsheets import SheetRejected, error_workbook, read_rows, template
@@ -89,11 +89,10 @@ class TrainingView(BaseView):
         # "archived = ?" (not "IS"): PostgreSQL serves it from the (enterprise, archived, id) index
         query = scoped(select(TechnicalStaff), TechnicalStaff).where(TechnicalStaff.archived == show_archived)
         if needle:
-            pattern = f"%{needle}%"
             query = query.where(
-                TechnicalStaff.name.like(pattern)
-                | TechnicalStaff.id_number.like(pattern)
-                | TechnicalStaff.mobile.like(pattern)
+                contains_text(TechnicalStaff.name, needle)
+                | contains_text(TechnicalStaff.id_number, needle)
+                | contains_text(TechnicalStaff.mobile, needle)
             )
         # Ordered by the whole index (the first two are fixed by the filter): PostgreSQL otherwise walks the
         # primary key backwards through every enterprise's staff when this one's are the oldest rows.
