@@ -432,7 +432,7 @@ JOBS: dict[str, Job] = {
     )
 }
 
-RESULTS = {"running": _l("Running"), "ok": _l("Succeeded"), "failed": _l("Failed")}
+RESULTS = {"running": _l("Running"), "ok": _l("Succeeded"), "failed": _l("Run failed")}  # not “Failed”: 不合格 in training
 TRIGGERS = {"schedule": _l("On schedule"), "catch_up": _l("Caught up on start"), "manual": _l("Run by hand")}
 COUNT_LABELS = {
     "certificates": _l("certificates"),

@@ -304,5 +304,6 @@ def test_a_failed_run_is_told_in_chinese_on_the_page_and_in_full_by_the_cli(app,
     auth.login(make_user("AssociationAdmin").username)
     page = client.get("/backoffice/jobs/").get_data(as_text=True)
     assert f"执行出错，请系统管理员查看服务器日志（运行记录 #{run.id}）" in page and "disk full" not in page
+    assert "执行失败" in page and "不合格" not in page  # a job's failure, not a training result
     output = app.test_cli_runner().invoke(args=["jobs", "list"]).output
     assert f"run #{run.id}: RuntimeError: disk full" in output
